@@ -1,0 +1,3 @@
+//! The encoder benchmark, compared with axum and warp: coming in the next commit.
+
+fn main() {}

@@ -1,0 +1,282 @@
+//! Ending every open event stream cleanly, so a graceful shutdown finishes.
+//!
+//! A server's graceful shutdown waits for open responses to end, and an event
+//! stream never ends by itself: without help the server waits forever (axum
+//! #2673, hyper #2787). A [`Shutdown`] handle, shared by every stream it is
+//! given to, ends them all at once. Each stream first sends the optional
+//! [`Farewell`] (a last event and a `retry:` hint, with jitter so that
+//! clients do not all come back at the same instant), then ends its body
+//! cleanly, and its disconnect notification says
+//! [`Shutdown`](crate::DisconnectReason::Shutdown).
+//!
+//! ```
+//! use std::time::Duration;
+//! use futures_util::StreamExt;
+//! use ssekit::shutdown::{Farewell, Shutdown};
+//! use ssekit::{Event, SseStream};
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+//! let shutdown = Shutdown::new();
+//! let mut stream = SseStream::new(futures_util::stream::pending::<Event>())
+//!     .with_shutdown(&shutdown);
+//! assert_eq!(shutdown.open_streams(), 1);
+//!
+//! shutdown.trigger_with(Farewell::new().retry(Duration::from_secs(5)));
+//! assert_eq!(stream.next().await.unwrap(), "retry: 5000\n\n");
+//! assert_eq!(stream.next().await, None);
+//! drop(stream);
+//! assert_eq!(shutdown.open_streams(), 0);
+//! # });
+//! ```
+
+use std::fmt;
+use std::future::Future;
+use std::hash::{BuildHasher, RandomState};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use tokio::sync::Notify;
+use tokio::sync::futures::OwnedNotified;
+
+use crate::{Encoded, Event};
+
+/// What each stream sends before it ends on shutdown.
+///
+/// ```
+/// use std::time::Duration;
+/// use ssekit::{Event, shutdown::Farewell};
+///
+/// let farewell = Farewell::new()
+///     .event(Event::default().event("bye")?.data("restarting"))
+///     .retry(Duration::from_secs(2))
+///     .jitter(Duration::from_secs(3)); // each client: 2 to 5 s
+/// # Ok::<(), ssekit::EventError>(())
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Farewell {
+    event: Option<Encoded>,
+    retry: Option<Duration>,
+    jitter: Duration,
+}
+
+impl Farewell {
+    /// Nothing: the streams just end.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A last event, sent to every stream.
+    #[must_use]
+    pub fn event(mut self, event: impl Into<Encoded>) -> Self {
+        self.event = Some(event.into());
+        self
+    }
+
+    /// A `retry:` hint: how long browsers wait before they reconnect.
+    #[must_use]
+    pub fn retry(mut self, retry: Duration) -> Self {
+        self.retry = Some(retry);
+        self
+    }
+
+    /// Spreads the reconnections: each stream adds its own random share of
+    /// `jitter` to the `retry:` hint.
+    #[must_use]
+    pub fn jitter(mut self, jitter: Duration) -> Self {
+        self.jitter = jitter;
+        self
+    }
+
+    /// The bytes for one stream, with its own draw of the jitter.
+    fn frame(&self, draw: u64) -> Option<Bytes> {
+        let retry = self.retry.map(|retry| {
+            let jitter_ms = u64::try_from(self.jitter.as_millis()).unwrap_or(u64::MAX);
+            let extra = draw.checked_rem(jitter_ms.saturating_add(1)).unwrap_or(0);
+            Event::default()
+                .retry(retry.saturating_add(Duration::from_millis(extra)))
+                .encode()
+        });
+        match (&self.event, retry) {
+            (None, None) => None,
+            (Some(event), None) => Some(event.as_bytes().clone()),
+            (None, Some(retry)) => Some(retry.into_bytes()),
+            (Some(event), Some(retry)) => {
+                let mut frame = BytesMut::with_capacity(event.len() + retry.len());
+                frame.extend_from_slice(event);
+                frame.extend_from_slice(&retry);
+                Some(frame.freeze())
+            }
+        }
+    }
+}
+
+struct Inner {
+    farewell: OnceLock<Farewell>,
+    notify: Arc<Notify>,
+    open: AtomicUsize,
+    draws: AtomicU64,
+    seed: RandomState,
+}
+
+/// A cloneable handle that ends every stream it was given to.
+///
+/// Give it to each stream with [`SseStream::with_shutdown`](crate::SseStream::with_shutdown)
+/// (the framework adapters do this for you), and trigger it when the
+/// server's graceful shutdown starts. Streams created after the trigger end
+/// at once.
+#[derive(Clone)]
+pub struct Shutdown {
+    inner: Arc<Inner>,
+}
+
+impl Default for Shutdown {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Shutdown {
+    /// A new, untriggered handle.
+    #[must_use]
+    pub fn new() -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                farewell: OnceLock::new(),
+                notify: Arc::new(Notify::new()),
+                open: AtomicUsize::new(0),
+                draws: AtomicU64::new(0),
+                seed: RandomState::new(),
+            }),
+        }
+    }
+
+    /// Ends every stream, with no farewell.
+    pub fn trigger(&self) {
+        self.trigger_with(Farewell::new());
+    }
+
+    /// Ends every stream, each after sending `farewell`. Only the first
+    /// trigger counts.
+    pub fn trigger_with(&self, farewell: Farewell) {
+        if self.inner.farewell.set(farewell).is_ok() {
+            tracing::debug!(
+                open_streams = self.open_streams(),
+                "shutting event streams down"
+            );
+        }
+        self.inner.notify.notify_waiters();
+    }
+
+    /// Whether the handle has been triggered.
+    #[must_use]
+    pub fn is_triggered(&self) -> bool {
+        self.inner.farewell.get().is_some()
+    }
+
+    /// How many streams hold this handle and have not been dropped yet.
+    #[must_use]
+    pub fn open_streams(&self) -> usize {
+        self.inner.open.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn listen(&self) -> Listener {
+        self.inner.open.fetch_add(1, Ordering::Relaxed);
+        let mut notified = Box::pin(Arc::clone(&self.inner.notify).notified_owned());
+        // Registered now, so a trigger between here and the first poll is
+        // not missed.
+        notified.as_mut().enable();
+        Listener {
+            inner: Arc::clone(&self.inner),
+            notified,
+            waker: None,
+        }
+    }
+}
+
+impl fmt::Debug for Shutdown {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Shutdown")
+            .field("triggered", &self.is_triggered())
+            .field("open_streams", &self.open_streams())
+            .finish()
+    }
+}
+
+/// One stream's registration with a [`Shutdown`].
+pub(crate) struct Listener {
+    inner: Arc<Inner>,
+    notified: Pin<Box<OwnedNotified>>,
+    /// The waker last handed to `notified`. Polling `Notify` takes its lock,
+    /// so it is only polled again when the task's waker changes.
+    waker: Option<Waker>,
+}
+
+impl Listener {
+    /// Ready with this stream's farewell frame (if any) once triggered.
+    pub(crate) fn poll_triggered(&mut self, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
+        if let Some(farewell) = self.inner.farewell.get() {
+            return Poll::Ready(self.farewell_frame(farewell));
+        }
+        if self.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            return Poll::Pending;
+        }
+        self.waker = Some(cx.waker().clone());
+        match self.notified.as_mut().poll(cx) {
+            Poll::Ready(()) => match self.inner.farewell.get() {
+                Some(farewell) => Poll::Ready(self.farewell_frame(farewell)),
+                None => Poll::Pending,
+            },
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn farewell_frame(&self, farewell: &Farewell) -> Option<Bytes> {
+        let n = self.inner.draws.fetch_add(1, Ordering::Relaxed);
+        farewell.frame(self.inner.seed.hash_one(n))
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        self.inner.open.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl fmt::Debug for Listener {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Listener").finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jitter_stays_within_its_bounds() {
+        let farewell = Farewell::new()
+            .retry(Duration::from_millis(100))
+            .jitter(Duration::from_millis(10));
+        for draw in [0, 1, 10, 11, u64::MAX] {
+            let frame = farewell.frame(draw).unwrap();
+            let ms: u64 = std::str::from_utf8(&frame[7..frame.len() - 2])
+                .unwrap()
+                .parse()
+                .unwrap();
+            assert!((100..=110).contains(&ms), "{ms}");
+        }
+    }
+
+    #[test]
+    fn a_farewell_event_comes_before_the_retry_hint() {
+        let farewell = Farewell::new()
+            .event(Event::default().data("bye"))
+            .retry(Duration::from_millis(5));
+        assert_eq!(farewell.frame(0).unwrap(), "data: bye\n\nretry: 5\n\n");
+    }
+}
