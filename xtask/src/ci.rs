@@ -1,0 +1,58 @@
+//! `cargo xtask ci`: what CI runs on every submission.
+
+use crate::step;
+
+pub(crate) fn run() -> Result<(), String> {
+    let cargo = &std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    step("format", cargo, &["fmt", "--all", "--", "--check"], &[])?;
+    step(
+        "lint",
+        cargo,
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--all-features",
+            "--",
+            "-D",
+            "warnings",
+        ],
+        &[],
+    )?;
+    step(
+        "lint without default features",
+        cargo,
+        &[
+            "clippy",
+            "--package",
+            "ssekit",
+            "--no-default-features",
+            "--",
+            "-D",
+            "warnings",
+        ],
+        &[],
+    )?;
+    step(
+        "test",
+        cargo,
+        &["test", "--workspace", "--all-features"],
+        &[],
+    )?;
+    // Runs each benchmark once, untimed: it proves they still build and
+    // that their start-up check of every library's output holds.
+    step(
+        "bench smoke",
+        cargo,
+        &["test", "--package", "ssekit", "--benches"],
+        &[],
+    )?;
+    step(
+        "docs",
+        cargo,
+        &["doc", "--workspace", "--no-deps", "--all-features"],
+        &[("RUSTDOCFLAGS", "-D warnings")],
+    )?;
+    eprintln!("\nci: all steps passed");
+    Ok(())
+}
