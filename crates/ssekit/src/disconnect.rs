@@ -235,6 +235,164 @@ impl fmt::Debug for Disconnect {
     }
 }
 
+/// The end of one stream's life: the notifiers to fire and the stats to
+/// close, exactly once, whether the stream ends or is dropped.
+#[derive(Debug, Default)]
+pub struct Lifecycle {
+    notifiers: Vec<Notifier>,
+    stats: Option<Arc<crate::stats::Stats>>,
+    over: bool,
+}
+
+impl Lifecycle {
+    /// Adds a notifier to fire when the stream is over.
+    pub fn notify_to(&mut self, notifier: Notifier) {
+        self.notifiers.push(notifier);
+    }
+
+    /// Whether any notifier is attached.
+    #[must_use]
+    pub fn has_notifier(&self) -> bool {
+        !self.notifiers.is_empty()
+    }
+
+    /// The first notifier's handle, if any.
+    #[must_use]
+    pub fn disconnect(&self) -> Option<Disconnect> {
+        self.notifiers.first().map(Notifier::disconnect)
+    }
+
+    /// Reports the stream to `stats`: counted as open now, and closed with
+    /// its reason when it is over. Only the first call counts.
+    pub fn report_to(&mut self, stats: &Arc<crate::stats::Stats>) {
+        if self.stats.is_none() && !self.over {
+            stats.opened();
+            self.stats = Some(Arc::clone(stats));
+        }
+    }
+
+    /// The stats this stream reports to.
+    #[must_use]
+    pub fn stats(&self) -> Option<&crate::stats::Stats> {
+        self.stats.as_deref()
+    }
+
+    /// Ends the stream's life with `reason`. Later calls do nothing.
+    pub fn end(&mut self, reason: DisconnectReason) {
+        if std::mem::replace(&mut self.over, true) {
+            return;
+        }
+        tracing::debug!(reason = reason.as_str(), "event stream over");
+        if let Some(stats) = &self.stats {
+            stats.closed(&reason);
+        }
+        if let Some((last, others)) = self.notifiers.split_last_mut() {
+            for notifier in others {
+                notifier.notify(reason.clone());
+            }
+            last.notify(reason);
+        }
+    }
+
+    /// Whether the stream's life has ended.
+    #[must_use]
+    pub fn is_over(&self) -> bool {
+        self.over
+    }
+}
+
+impl Drop for Lifecycle {
+    fn drop(&mut self) {
+        self.end(DisconnectReason::ClientGone);
+    }
+}
+
+#[cfg(feature = "tokio")]
+tokio::task_local! {
+    static REQUEST: std::cell::RefCell<Option<Notifier>>;
+}
+
+/// Runs `future` (a request handler) in a scope where [`current`] can hand
+/// out the request's [`Disconnect`] handle; the layer or adapter that made
+/// the scope then takes the notifier with [`Scoped::take_notifier`] and
+/// ties it to the response body.
+///
+/// Nothing is allocated unless the handler asks for the handle, so a layer
+/// can scope every request at no cost to those that don't.
+#[cfg(feature = "tokio")]
+pub fn scope<F: std::future::Future>(future: F) -> Scoped<F> {
+    Scoped {
+        inner: REQUEST.scope(std::cell::RefCell::new(None), future),
+    }
+}
+
+/// The request's disconnect handle, inside a [`scope`]; `None` outside one.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
+/// use ssekit::disconnect;
+///
+/// assert!(disconnect::current().is_none());
+/// let mut scoped = std::pin::pin!(disconnect::scope(async {
+///     let first = disconnect::current().unwrap();
+///     let again = disconnect::current().unwrap();
+///     (first, again)
+/// }));
+/// let (first, _again) = scoped.as_mut().await;
+/// let mut notifier = scoped.take_notifier().unwrap();
+/// notifier.notify(disconnect::DisconnectReason::StreamEnded);
+/// assert_eq!(first.reason().unwrap().as_str(), "stream_ended");
+/// # });
+/// ```
+#[cfg(feature = "tokio")]
+#[must_use]
+pub fn current() -> Option<Disconnect> {
+    REQUEST
+        .try_with(|slot| {
+            let mut slot = slot.borrow_mut();
+            let notifier = slot.get_or_insert_with(|| pair().0);
+            notifier.disconnect()
+        })
+        .ok()
+}
+
+#[cfg(feature = "tokio")]
+pin_project_lite::pin_project! {
+    /// A future run by [`scope`].
+    pub struct Scoped<F: std::future::Future> {
+        #[pin]
+        inner: tokio::task::futures::TaskLocalFuture<std::cell::RefCell<Option<Notifier>>, F>,
+    }
+}
+
+#[cfg(feature = "tokio")]
+impl<F: std::future::Future> Scoped<F> {
+    /// The notifier for the handle that [`current`] gave out, once the
+    /// future is done; `None` if nobody asked for one.
+    pub fn take_notifier(self: std::pin::Pin<&mut Self>) -> Option<Notifier> {
+        self.project().inner.take_value()?.into_inner()
+    }
+}
+
+#[cfg(feature = "tokio")]
+impl<F: std::future::Future> std::future::Future for Scoped<F> {
+    type Output = F::Output;
+
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<F::Output> {
+        self.project().inner.poll(cx)
+    }
+}
+
+#[cfg(feature = "tokio")]
+impl<F: std::future::Future> fmt::Debug for Scoped<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Scoped").finish_non_exhaustive()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -52,9 +52,12 @@ mod event;
 
 pub mod decode;
 pub mod disconnect;
+pub mod framing;
 pub mod head;
+pub mod heartbeat;
 mod last_event_id;
 pub mod shutdown;
+pub mod stats;
 mod stream;
 
 pub use decode::Decoder;
@@ -68,4 +71,4 @@ pub use shutdown::Shutdown;
 #[doc = include_str!("../../../README.md")]
 struct ReadmeDoctests;
 
-pub use stream::{DEFAULT_HEARTBEAT, DEFAULT_MAX_FRAME, IntoEvent, SseStream};
+pub use stream::{DEFAULT_HEARTBEAT, DEFAULT_MAX_FRAME, Duties, Handoff, IntoEvent, SseStream};

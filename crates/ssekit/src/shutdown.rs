@@ -155,6 +155,22 @@ impl Shutdown {
         }
     }
 
+    /// Waits for `signal` (a ctrl-c, a SIGTERM), then ends every stream
+    /// with `farewell`: made to be a server's graceful-shutdown signal.
+    ///
+    /// ```no_run
+    /// # async fn example(shutdown: ssekit::Shutdown) {
+    /// use ssekit::shutdown::Farewell;
+    /// let signal = shutdown.trigger_after(tokio::signal::ctrl_c(), Farewell::new());
+    /// // axum::serve(listener, app).with_graceful_shutdown(signal).await
+    /// # signal.await;
+    /// # }
+    /// ```
+    pub async fn trigger_after<F: Future>(self, signal: F, farewell: Farewell) {
+        signal.await;
+        self.trigger_with(farewell);
+    }
+
     /// Ends every stream, with no farewell.
     pub fn trigger(&self) {
         self.trigger_with(Farewell::new());
@@ -184,7 +200,11 @@ impl Shutdown {
         self.inner.open.load(Ordering::Relaxed)
     }
 
-    pub(crate) fn listen(&self) -> Listener {
+    /// Registers one stream: counted in [`open_streams`](Self::open_streams)
+    /// until the listener is dropped. Layers that drive bodies of their own
+    /// use it; [`SseStream`](crate::SseStream) does this for you.
+    #[must_use]
+    pub fn listen(&self) -> Listener {
         self.inner.open.fetch_add(1, Ordering::Relaxed);
         let mut notified = Box::pin(Arc::clone(&self.inner.notify).notified_owned());
         // Registered now, so a trigger between here and the first poll is
@@ -208,7 +228,7 @@ impl fmt::Debug for Shutdown {
 }
 
 /// One stream's registration with a [`Shutdown`].
-pub(crate) struct Listener {
+pub struct Listener {
     inner: Arc<Inner>,
     notified: Pin<Box<OwnedNotified>>,
     /// The waker last handed to `notified`. Polling `Notify` takes its lock,
@@ -217,8 +237,9 @@ pub(crate) struct Listener {
 }
 
 impl Listener {
-    /// Ready with this stream's farewell frame (if any) once triggered.
-    pub(crate) fn poll_triggered(&mut self, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
+    /// Ready once triggered, with this stream's farewell frame (if the
+    /// farewell has anything to send).
+    pub fn poll_triggered(&mut self, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
         if let Some(farewell) = self.inner.farewell.get() {
             return Poll::Ready(self.farewell_frame(farewell));
         }

@@ -1,7 +1,7 @@
 use std::error::Error;
 use std::fmt;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -9,8 +9,10 @@ use bytes::{Bytes, BytesMut};
 use futures_core::Stream;
 use pin_project_lite::pin_project;
 
-use crate::disconnect::{self, Disconnect, DisconnectReason, Notifier};
+use crate::disconnect::{self, Disconnect, DisconnectReason, Lifecycle, Notifier};
+use crate::heartbeat::{HEARTBEAT, Heartbeat};
 use crate::shutdown::{Listener, Shutdown};
+use crate::stats::Stats;
 use crate::{Encoded, Event};
 
 /// How long a stream may stay silent before a heartbeat is sent: 15 s, well
@@ -20,9 +22,6 @@ pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(15);
 
 /// The most bytes that coalescing puts in one frame.
 pub const DEFAULT_MAX_FRAME: usize = 64 * 1024;
-
-/// The heartbeat: a comment block, which every client ignores.
-const HEARTBEAT: &[u8] = b":\n\n";
 
 type BoxError = Box<dyn Error + Send + Sync>;
 
@@ -82,7 +81,8 @@ pin_project! {
     ///
     /// It yields `Bytes` and never fails: when the application's stream
     /// yields an error, the body ends cleanly and the error goes to the
-    /// disconnect notification (and to `tracing`).
+    /// disconnect notification (and to `tracing`). Once it has ended it
+    /// never polls the application's stream again.
     ///
     /// ```
     /// use std::convert::Infallible;
@@ -103,16 +103,25 @@ pin_project! {
     pub struct SseStream<S> {
         #[pin]
         events: S,
-        // The source ended, failed or was shut down: it is never polled again.
-        source_done: bool,
-        // A frame ready to go out before anything else: the opening `retry:`
-        // hint, or an event that did not fit in the previous frame.
-        pending: Option<Bytes>,
-        max_frame: usize,
-        heartbeat: Heartbeat,
-        shutdown: Option<Listener>,
-        notifier: Option<Notifier>,
+        machine: Machine,
     }
+}
+
+/// Everything but the source: none of it is pinned.
+struct Machine {
+    // The source ended, failed or was shut down: it is never polled again.
+    source_done: bool,
+    // A frame ready to go out before anything else (the opening `retry:`
+    // hint, or an event that did not fit in the previous frame), and how
+    // many events it holds.
+    pending: Option<(Bytes, u64)>,
+    max_frame: usize,
+    heartbeat: Heartbeat,
+    // Set by `heartbeat()`: a layer's interval does not override it.
+    heartbeat_chosen: bool,
+    shutdown: Option<Listener>,
+    lifecycle: Lifecycle,
+    handoff: Option<Handoff>,
 }
 
 impl<S> SseStream<S>
@@ -126,12 +135,16 @@ where
     pub fn new(events: S) -> Self {
         Self {
             events,
-            source_done: false,
-            pending: None,
-            max_frame: DEFAULT_MAX_FRAME,
-            heartbeat: Heartbeat::new(Some(DEFAULT_HEARTBEAT)),
-            shutdown: None,
-            notifier: None,
+            machine: Machine {
+                source_done: false,
+                pending: None,
+                max_frame: DEFAULT_MAX_FRAME,
+                heartbeat: Heartbeat::new(Some(DEFAULT_HEARTBEAT)),
+                heartbeat_chosen: false,
+                shutdown: None,
+                lifecycle: Lifecycle::default(),
+                handoff: None,
+            },
         }
     }
 }
@@ -143,7 +156,8 @@ impl<S> SseStream<S> {
     /// runtime; without them the stream sends none.
     #[must_use]
     pub fn heartbeat(mut self, interval: impl Into<Option<Duration>>) -> Self {
-        self.heartbeat = Heartbeat::new(interval.into());
+        self.machine.heartbeat = Heartbeat::new(interval.into());
+        self.machine.heartbeat_chosen = true;
         self
     }
 
@@ -151,7 +165,7 @@ impl<S> SseStream<S> {
     /// larger than this still goes out, alone, in one frame.
     #[must_use]
     pub fn max_frame(mut self, bytes: usize) -> Self {
-        self.max_frame = bytes;
+        self.machine.max_frame = bytes;
         self
     }
 
@@ -160,9 +174,9 @@ impl<S> SseStream<S> {
     #[must_use]
     pub fn retry(mut self, retry: Duration) -> Self {
         let hint = Event::default().retry(retry).encode().into_bytes();
-        self.pending = Some(match self.pending.take() {
-            Some(pending) => concat(&pending, &hint),
-            None => hint,
+        self.machine.pending = Some(match self.machine.pending.take() {
+            Some((pending, events)) => (concat(&pending, &hint), events),
+            None => (hint, 0),
         });
         self
     }
@@ -171,7 +185,14 @@ impl<S> SseStream<S> {
     /// farewell.
     #[must_use]
     pub fn with_shutdown(mut self, shutdown: &Shutdown) -> Self {
-        self.shutdown = Some(shutdown.listen());
+        self.machine.shutdown = Some(shutdown.listen());
+        self
+    }
+
+    /// Reports the stream's events, bytes, heartbeats and end to `stats`.
+    #[must_use]
+    pub fn with_stats(mut self, stats: &Arc<Stats>) -> Self {
+        self.machine.lifecycle.report_to(stats);
         self
     }
 
@@ -179,26 +200,126 @@ impl<S> SseStream<S> {
     ///
     /// Every call returns a handle to the same notification.
     pub fn disconnect(&mut self) -> Disconnect {
-        match &self.notifier {
-            Some(notifier) => notifier.disconnect(),
-            None => {
-                let (notifier, disconnect) = disconnect::pair();
-                self.notifier = Some(notifier);
-                disconnect
-            }
+        if let Some(disconnect) = self.machine.lifecycle.disconnect() {
+            return disconnect;
         }
+        let (notifier, disconnect) = disconnect::pair();
+        self.machine.lifecycle.notify_to(notifier);
+        disconnect
     }
 
-    /// Reports to `notifier` (one that a layer or adapter made earlier,
-    /// typically when it put the matching [`Disconnect`] in the request's
-    /// extensions) instead of a notifier of the stream's own.
-    ///
-    /// Call it before [`disconnect`](Self::disconnect): a notifier it
-    /// replaces is dropped, which tells its handles the client is gone.
+    /// Also reports the end of the stream to `notifier`: one that a layer or
+    /// adapter made earlier, when it gave the matching [`Disconnect`] to the
+    /// request's handler.
     #[must_use]
     pub fn with_notifier(mut self, notifier: Notifier) -> Self {
-        self.notifier = Some(notifier);
+        self.machine.lifecycle.notify_to(notifier);
         self
+    }
+
+    /// A slot through which a layer that sees the response, but cannot
+    /// reach this stream inside its body, hands over its [`Duties`] before
+    /// the first poll. Adapters put it in the response's extensions; the
+    /// tower layer takes it from there, so a stream is never wrapped twice.
+    pub fn handoff(&mut self) -> Handoff {
+        self.machine
+            .handoff
+            .get_or_insert_with(|| Handoff(Arc::new(Mutex::new(None))))
+            .clone()
+    }
+}
+
+impl Machine {
+    /// Takes on what a layer handed over, once, before the first frame.
+    fn take_duties(&mut self) {
+        let Some(duties) = self.handoff.take().and_then(|handoff| handoff.take()) else {
+            return;
+        };
+        if let Some(interval) = duties.heartbeat
+            && !self.heartbeat_chosen
+        {
+            self.heartbeat = self.heartbeat.with_interval(interval);
+        }
+        if let Some(shutdown) = duties.shutdown
+            && self.shutdown.is_none()
+        {
+            self.shutdown = Some(shutdown.listen());
+        }
+        if let Some(notifier) = duties.notifier {
+            self.lifecycle.notify_to(notifier);
+        }
+        if let Some(stats) = duties.stats {
+            self.lifecycle.report_to(&stats);
+        }
+    }
+}
+
+/// What a layer hands to a stream that an adapter made: see
+/// [`SseStream::handoff`].
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub struct Duties {
+    /// The layer's heartbeat interval (`Some(None)`: off). It applies unless
+    /// the stream chose its own with [`SseStream::heartbeat`].
+    pub heartbeat: Option<Option<Duration>>,
+    /// The layer's shutdown handle, unless the stream has one already.
+    pub shutdown: Option<Shutdown>,
+    /// A notifier to fire, besides the stream's own, when it is over.
+    pub notifier: Option<Notifier>,
+    /// The stats to report to.
+    pub stats: Option<Arc<Stats>>,
+}
+
+impl Duties {
+    /// No duties yet.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets the heartbeat interval (`None`: off).
+    #[must_use]
+    pub fn heartbeat(mut self, interval: Option<Duration>) -> Self {
+        self.heartbeat = Some(interval);
+        self
+    }
+
+    /// Sets the shutdown handle.
+    #[must_use]
+    pub fn shutdown(mut self, shutdown: Shutdown) -> Self {
+        self.shutdown = Some(shutdown);
+        self
+    }
+
+    /// Sets the notifier.
+    #[must_use]
+    pub fn notifier(mut self, notifier: Option<Notifier>) -> Self {
+        self.notifier = notifier;
+        self
+    }
+
+    /// Sets the stats.
+    #[must_use]
+    pub fn stats(mut self, stats: Arc<Stats>) -> Self {
+        self.stats = Some(stats);
+        self
+    }
+}
+
+/// The slot between a layer and an [`SseStream`] it cannot reach: see
+/// [`SseStream::handoff`]. Cloning shares the slot.
+#[derive(Debug, Clone)]
+pub struct Handoff(Arc<Mutex<Option<Duties>>>);
+
+impl Handoff {
+    /// Hands `duties` to the stream, which takes them at its first poll.
+    /// A second hand-over replaces the first if the stream has not started.
+    pub fn hand_over(&self, duties: Duties) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = Some(duties);
+    }
+
+    fn take(&self) -> Option<Duties> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).take()
     }
 }
 
@@ -210,60 +331,71 @@ where
     type Item = Bytes;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
-        let mut this = self.project();
-
-        if !*this.source_done
-            && let Some(shutdown) = this.shutdown.as_mut()
-            && let Poll::Ready(farewell) = shutdown.poll_triggered(cx)
-        {
-            *this.source_done = true;
-            *this.pending = None;
-            notify(this.notifier, DisconnectReason::Shutdown);
-            return match farewell {
-                Some(frame) => Poll::Ready(Some(frame)),
-                None => Poll::Ready(None),
-            };
+        let this = self.project();
+        let mut events = this.events;
+        let machine = this.machine;
+        if machine.handoff.is_some() {
+            machine.take_duties();
         }
 
-        let mut frame = Frame::new(this.pending.take());
-        while !*this.source_done && frame.len() < *this.max_frame {
-            match this.events.as_mut().poll_next(cx) {
+        if !machine.source_done
+            && let Some(shutdown) = machine.shutdown.as_mut()
+            && let Poll::Ready(farewell) = shutdown.poll_triggered(cx)
+        {
+            machine.source_done = true;
+            machine.pending = None;
+            machine.lifecycle.end(DisconnectReason::Shutdown);
+            return Poll::Ready(farewell);
+        }
+
+        let mut frame = Frame::new(machine.pending.take());
+        while !machine.source_done && frame.len() < machine.max_frame {
+            match events.as_mut().poll_next(cx) {
                 Poll::Ready(Some(item)) => match item.into_encoded() {
                     Ok(event) => {
-                        if let Some(overflow) = frame.push(event.into_bytes(), *this.max_frame) {
-                            *this.pending = Some(overflow);
+                        if let Some(overflow) = frame.push(event.into_bytes(), machine.max_frame) {
+                            machine.pending = Some((overflow, 1));
                             break;
                         }
                     }
                     Err(err) => {
                         tracing::warn!(error = %err, "the event stream failed; ending the response");
-                        *this.source_done = true;
-                        notify(this.notifier, DisconnectReason::Error(Arc::from(err)));
+                        machine.source_done = true;
+                        machine
+                            .lifecycle
+                            .end(DisconnectReason::Error(Arc::from(err)));
                     }
                 },
                 Poll::Ready(None) => {
-                    *this.source_done = true;
-                    notify(this.notifier, DisconnectReason::StreamEnded);
+                    machine.source_done = true;
+                    machine.lifecycle.end(DisconnectReason::StreamEnded);
                 }
                 Poll::Pending => break,
             }
         }
 
+        let events = frame.events;
         if let Some(frame) = frame.finish() {
-            this.heartbeat.sent();
+            machine.heartbeat.sent();
+            if let Some(stats) = machine.lifecycle.stats() {
+                stats.sent(events, frame.len());
+            }
             return Poll::Ready(Some(frame));
         }
-        if *this.source_done {
+        if machine.source_done {
             return Poll::Ready(None);
         }
-        if this.heartbeat.poll_due(cx).is_ready() {
+        if machine.heartbeat.poll_due(cx).is_ready() {
+            if let Some(stats) = machine.lifecycle.stats() {
+                stats.heartbeat(HEARTBEAT.len());
+            }
             return Poll::Ready(Some(Bytes::from_static(HEARTBEAT)));
         }
         Poll::Pending
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        if self.source_done && self.pending.is_none() {
+        if self.machine.source_done && self.machine.pending.is_none() {
             (0, Some(1))
         } else {
             (0, None)
@@ -274,17 +406,11 @@ where
 impl<S> fmt::Debug for SseStream<S> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SseStream")
-            .field("source_done", &self.source_done)
-            .field("max_frame", &self.max_frame)
-            .field("heartbeat", &self.heartbeat.interval())
-            .field("shutdown", &self.shutdown.is_some())
+            .field("source_done", &self.machine.source_done)
+            .field("max_frame", &self.machine.max_frame)
+            .field("heartbeat", &self.machine.heartbeat.interval())
+            .field("shutdown", &self.machine.shutdown.is_some())
             .finish_non_exhaustive()
-    }
-}
-
-fn notify(notifier: &mut Option<Notifier>, reason: DisconnectReason) {
-    if let Some(mut notifier) = notifier.take() {
-        notifier.notify(reason);
     }
 }
 
@@ -297,143 +423,63 @@ fn concat(a: &[u8], b: &[u8]) -> Bytes {
 
 /// The frame being gathered. A lone event is passed on as it is, sharing
 /// its bytes; only a second event makes a buffer to copy them into.
-enum Frame {
+struct Frame {
+    bytes: FrameBytes,
+    events: u64,
+}
+
+enum FrameBytes {
     Empty,
     One(Bytes),
     Many(BytesMut),
 }
 
 impl Frame {
-    fn new(first: Option<Bytes>) -> Self {
-        first.map_or(Self::Empty, Self::One)
+    fn new(first: Option<(Bytes, u64)>) -> Self {
+        match first {
+            Some((bytes, events)) => Self {
+                bytes: FrameBytes::One(bytes),
+                events,
+            },
+            None => Self {
+                bytes: FrameBytes::Empty,
+                events: 0,
+            },
+        }
     }
 
     fn len(&self) -> usize {
-        match self {
-            Self::Empty => 0,
-            Self::One(bytes) => bytes.len(),
-            Self::Many(buf) => buf.len(),
+        match &self.bytes {
+            FrameBytes::Empty => 0,
+            FrameBytes::One(bytes) => bytes.len(),
+            FrameBytes::Many(buf) => buf.len(),
         }
     }
 
     /// Adds `event`, or hands it back when it would take the frame past
     /// `max`.
     fn push(&mut self, event: Bytes, max: usize) -> Option<Bytes> {
-        match self {
-            Self::Empty => *self = Self::One(event),
-            _ if self.len() + event.len() > max => return Some(event),
-            Self::One(first) => {
+        let len = self.len();
+        match &mut self.bytes {
+            FrameBytes::Empty => self.bytes = FrameBytes::One(event),
+            _ if len + event.len() > max => return Some(event),
+            FrameBytes::One(first) => {
                 let mut buf = BytesMut::with_capacity(max.min(2 * (first.len() + event.len())));
                 buf.extend_from_slice(first);
                 buf.extend_from_slice(&event);
-                *self = Self::Many(buf);
+                self.bytes = FrameBytes::Many(buf);
             }
-            Self::Many(buf) => buf.extend_from_slice(&event),
+            FrameBytes::Many(buf) => buf.extend_from_slice(&event),
         }
+        self.events += 1;
         None
     }
 
     fn finish(self) -> Option<Bytes> {
-        match self {
-            Self::Empty => None,
-            Self::One(bytes) => Some(bytes),
-            Self::Many(buf) => Some(buf.freeze()),
+        match self.bytes {
+            FrameBytes::Empty => None,
+            FrameBytes::One(bytes) => Some(bytes),
+            FrameBytes::Many(buf) => Some(buf.freeze()),
         }
-    }
-}
-
-#[cfg(feature = "tokio")]
-struct Heartbeat {
-    interval: Option<Duration>,
-    last_sent: tokio::time::Instant,
-    timer: Option<Pin<Box<tokio::time::Sleep>>>,
-}
-
-#[cfg(feature = "tokio")]
-impl Heartbeat {
-    fn new(interval: Option<Duration>) -> Self {
-        Self {
-            interval,
-            last_sent: tokio::time::Instant::now(),
-            timer: None,
-        }
-    }
-
-    fn interval(&self) -> Option<Duration> {
-        self.interval
-    }
-
-    fn sent(&mut self) {
-        if self.interval.is_some() {
-            self.last_sent = tokio::time::Instant::now();
-        }
-    }
-
-    /// Ready when a heartbeat is due, which also counts as sending one.
-    ///
-    /// The timer is re-armed only when it fires: if something was sent since
-    /// it was armed, it is moved to one interval after that instead of being
-    /// reset on every frame.
-    fn poll_due(&mut self, cx: &mut Context<'_>) -> Poll<()> {
-        use std::future::Future as _;
-
-        let Some(interval) = self.interval else {
-            return Poll::Pending;
-        };
-        let timer = match &mut self.timer {
-            Some(timer) => timer,
-            None => {
-                // Polled outside a tokio runtime (an unusual executor), a
-                // timer would panic; such a stream goes without heartbeats.
-                if tokio::runtime::Handle::try_current().is_err() {
-                    tracing::warn!("no tokio runtime: SSE heartbeats are off for this stream");
-                    self.interval = None;
-                    return Poll::Pending;
-                }
-                self.timer.insert(Box::pin(tokio::time::sleep_until(
-                    self.last_sent + interval,
-                )))
-            }
-        };
-        loop {
-            if timer.as_mut().poll(cx).is_pending() {
-                return Poll::Pending;
-            }
-            let due = self.last_sent + interval;
-            if due <= timer.deadline() {
-                let now = tokio::time::Instant::now();
-                self.last_sent = now;
-                timer.as_mut().reset(now + interval);
-                return Poll::Ready(());
-            }
-            timer.as_mut().reset(due);
-        }
-    }
-}
-
-#[cfg(not(feature = "tokio"))]
-struct Heartbeat;
-
-#[cfg(not(feature = "tokio"))]
-#[expect(
-    clippy::unused_self,
-    reason = "the same methods as the tokio heartbeat, so the machine reads the same either way"
-)]
-impl Heartbeat {
-    fn new(interval: Option<Duration>) -> Self {
-        if interval.is_some() {
-            tracing::debug!("the `tokio` feature is off: SSE heartbeats are off");
-        }
-        Self
-    }
-
-    fn interval(&self) -> Option<Duration> {
-        None
-    }
-
-    fn sent(&mut self) {}
-
-    fn poll_due(&mut self, _: &mut Context<'_>) -> Poll<()> {
-        Poll::Pending
     }
 }

@@ -281,3 +281,93 @@ async fn shutdown_wakes_a_parked_stream() {
     let ended = tokio::time::timeout(Duration::from_secs(5), body.next()).await;
     assert_eq!(ended.unwrap(), None);
 }
+
+mod handoff_and_stats {
+    use std::sync::Arc;
+
+    use super::*;
+    use ssekit::disconnect;
+    use ssekit::stats::Stats;
+    use ssekit::{Duties, Shutdown};
+
+    #[tokio::test(start_paused = true)]
+    async fn a_layer_s_duties_apply_at_the_first_poll() {
+        let (_tx, events) = channel();
+        let stats = Arc::new(Stats::default());
+        let shutdown = Shutdown::new();
+        let (notifier, layer_disconnect) = disconnect::pair();
+        let mut body = SseStream::new(events);
+        let own_disconnect = body.disconnect();
+        body.handoff().hand_over(
+            Duties::new()
+                .heartbeat(Some(Duration::from_secs(2)))
+                .shutdown(shutdown.clone())
+                .notifier(Some(notifier))
+                .stats(Arc::clone(&stats)),
+        );
+        let start = Instant::now();
+        assert_eq!(next_frame(&mut body).await, ":\n\n");
+        assert_eq!(start.elapsed(), Duration::from_secs(2));
+        assert_eq!(stats.snapshot().active, 1);
+        assert_eq!(stats.snapshot().heartbeats, 1);
+        shutdown.trigger();
+        assert_eq!(body.next().await, None);
+        assert_eq!(own_disconnect.reason().unwrap().as_str(), "shutdown");
+        assert_eq!(layer_disconnect.reason().unwrap().as_str(), "shutdown");
+        let seen = stats.snapshot();
+        assert_eq!((seen.active, seen.shutdown), (0, 1));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_heartbeat_the_stream_chose_is_kept() {
+        let (_tx, events) = channel();
+        let mut body = SseStream::new(events).heartbeat(Duration::from_secs(5));
+        body.handoff()
+            .hand_over(Duties::new().heartbeat(Some(Duration::from_secs(1))));
+        let start = Instant::now();
+        assert_eq!(next_frame(&mut body).await, ":\n\n");
+        assert_eq!(start.elapsed(), Duration::from_secs(5));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_layer_may_turn_default_heartbeats_off() {
+        let (_tx, events) = channel();
+        let mut body = SseStream::new(events);
+        body.handoff().hand_over(Duties::new().heartbeat(None));
+        let waited = tokio::time::timeout(Duration::from_secs(60), body.next()).await;
+        assert!(waited.is_err());
+    }
+
+    #[tokio::test]
+    async fn stats_count_events_bytes_and_how_streams_end() {
+        let stats = Arc::new(Stats::default());
+        let (tx, events) = channel();
+        for n in 0..3 {
+            tx.send(event(&n.to_string())).unwrap();
+        }
+        let mut body = SseStream::new(events).with_stats(&stats);
+        let frame = body.next().await.unwrap();
+        let seen = stats.snapshot();
+        assert_eq!((seen.opened, seen.active, seen.events), (1, 1, 3));
+        assert_eq!(seen.bytes, frame.len() as u64);
+        drop(body);
+        let seen = stats.snapshot();
+        assert_eq!((seen.active, seen.client_gone), (0, 1));
+
+        let failing = stream::iter([Err::<Event, _>(std::io::Error::other("x"))]);
+        let _: Vec<Bytes> = SseStream::new(failing).with_stats(&stats).collect().await;
+        let ended = stream::iter([event("a")]);
+        let _: Vec<Bytes> = SseStream::new(ended).with_stats(&stats).collect().await;
+        let seen = stats.snapshot();
+        assert_eq!(
+            (
+                seen.opened,
+                seen.active,
+                seen.errors,
+                seen.stream_ended,
+                seen.events
+            ),
+            (3, 0, 1, 1, 4)
+        );
+    }
+}
