@@ -2,21 +2,22 @@ use std::fmt;
 use std::ops::Deref;
 use std::time::Duration;
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::{Buf, Bytes};
 
 use crate::EventError;
 
-/// Room left after the first field, so that the short fields which usually
-/// follow it (`id`, `event`, `retry`) and the closing blank line fit without
-/// a second allocation.
-const HEADROOM: usize = 64;
+/// How many bytes of fields other than `data` an event keeps inline; also
+/// the room left in front of the data for them, so that `encode` can put
+/// them there without moving the data.
+const GAP: usize = 48;
 
-/// One server-sent event, built field by field and encoded as it is built.
+/// One server-sent event, built field by field.
 ///
-/// Every field is written to the event's buffer the moment it is set, in the
-/// order the builder calls come, so [`Event::encode`] only appends the closing
-/// blank line and hands the buffer over: one allocation for a typical event,
-/// and no copy.
+/// Fields are encoded as they are set. The short ones (`id`, `event`,
+/// `retry`, `comment`) are kept inline; the data is written into one buffer
+/// sized exactly, with room left in front of it for the other fields. So
+/// [`Event::encode`] makes no copy of the data, and a typical event costs
+/// one allocation, whatever order its fields are set in.
 ///
 /// - [`data`](Event::data) accepts any string. It is split on CR, LF and CRLF
 ///   into `data:` lines, each written as `data: ` with the space, so that a
@@ -25,9 +26,10 @@ const HEADROOM: usize = 64;
 /// - [`id`](Event::id) refuses CR, LF and NUL; [`event`](Event::event) refuses
 ///   CR and LF. Either would end the field early and let the rest of the
 ///   value forge fields of its own, so they are errors, never rewrites.
-/// - Calling a setter twice writes the field twice. For `data` that appends
-///   lines (the browser joins them with LF); for `id`, `event` and `retry` the
-///   browser keeps the last one.
+/// - On the wire the other fields come first, in the order they were set,
+///   then the data lines. Calling a setter twice writes the field twice: for
+///   `data` that appends lines (the browser joins them with LF); for `id`,
+///   `event` and `retry` the browser keeps the last one.
 ///
 /// ```
 /// use std::time::Duration;
@@ -43,9 +45,62 @@ const HEADROOM: usize = 64;
 /// );
 /// # Ok::<(), ssekit::EventError>(())
 /// ```
-#[derive(Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default)]
 pub struct Event {
-    buf: BytesMut,
+    fields: Fields,
+    /// Empty, or `GAP` bytes of room followed by the encoded data lines.
+    data: Vec<u8>,
+}
+
+/// The encoded lines of the fields other than `data`, in call order.
+#[derive(Clone)]
+enum Fields {
+    Inline { buf: [u8; GAP], len: u8 },
+    Spilled(Vec<u8>),
+}
+
+impl Default for Fields {
+    fn default() -> Self {
+        Self::Inline {
+            buf: [0; GAP],
+            len: 0,
+        }
+    }
+}
+
+impl Fields {
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            Self::Inline { buf, len } => buf.get(..usize::from(*len)).unwrap_or_default(),
+            Self::Spilled(vec) => vec,
+        }
+    }
+
+    fn push(&mut self, parts: &[&[u8]]) {
+        let added: usize = parts.iter().map(|part| part.len()).sum();
+        if let Self::Inline { buf, len } = self {
+            let start = usize::from(*len);
+            if let Some(room) = buf.get_mut(start..start + added)
+                && let Ok(end) = u8::try_from(start + added)
+            {
+                let mut at = 0;
+                for part in parts {
+                    room[at..at + part.len()].copy_from_slice(part);
+                    at += part.len();
+                }
+                *len = end;
+                return;
+            }
+            let mut spilled = Vec::with_capacity(start + added + GAP);
+            spilled.extend_from_slice(&buf[..start]);
+            *self = Self::Spilled(spilled);
+        }
+        if let Self::Spilled(vec) = self {
+            for part in parts {
+                vec.extend_from_slice(part);
+            }
+        }
+    }
 }
 
 impl Event {
@@ -61,7 +116,17 @@ impl Event {
     /// ```
     #[must_use]
     pub fn data(mut self, data: impl AsRef<str>) -> Self {
-        self.put_lines(b"data: ", data.as_ref().as_bytes());
+        let text = data.as_ref().as_bytes();
+        let size = Lines::new(text).encoded_len(DATA);
+        if self.data.is_empty() {
+            // Exactly what `encode` will need: the fields' room, the data
+            // and the closing blank line. Nothing is ever moved or grown.
+            self.data.reserve_exact(GAP + size + 1);
+            self.data.resize(GAP, 0);
+        } else {
+            self.data.reserve(size + 1);
+        }
+        Lines::new(text).write(DATA, &mut self.data);
         self
     }
 
@@ -84,7 +149,7 @@ impl Event {
         if let Some(at) = memchr::memchr2(b'\r', b'\n', event) {
             return Err(EventError::forbidden("event", event[at], at));
         }
-        self.put_field(b"event: ", event);
+        self.fields.push(&[b"event: ", event, b"\n"]);
         Ok(self)
     }
 
@@ -107,7 +172,7 @@ impl Event {
         if let Some(at) = memchr::memchr3(b'\r', b'\n', b'\0', id) {
             return Err(EventError::forbidden("id", id[at], at));
         }
-        self.put_field(b"id: ", id);
+        self.fields.push(&[b"id: ", id, b"\n"]);
         Ok(self)
     }
 
@@ -122,12 +187,9 @@ impl Event {
     /// ```
     #[must_use]
     pub fn retry(mut self, retry: Duration) -> Self {
-        use fmt::Write as _;
-        self.reserve(b"retry: ".len() + 40);
-        self.buf.put_slice(b"retry: ");
-        // Writing an integer into a BytesMut cannot fail.
-        let _ = write!(self.buf, "{}", retry.as_millis());
-        self.buf.put_u8(b'\n');
+        let mut digits = [0u8; 39];
+        let ms = write_decimal(retry.as_millis(), &mut digits);
+        self.fields.push(&[b"retry: ", ms, b"\n"]);
         self
     }
 
@@ -141,7 +203,10 @@ impl Event {
     /// ```
     #[must_use]
     pub fn comment(mut self, comment: impl AsRef<str>) -> Self {
-        self.put_lines(b": ", comment.as_ref().as_bytes());
+        let text = comment.as_ref().as_bytes();
+        let mut lines = Vec::with_capacity(Lines::new(text).encoded_len(COMMENT));
+        Lines::new(text).write(COMMENT, &mut lines);
+        self.fields.push(&[&lines]);
         self
     }
 
@@ -166,28 +231,32 @@ impl Event {
         mut self,
         value: &T,
     ) -> Result<Self, EventError> {
-        let start = self.buf.len();
-        self.reserve(HEADROOM);
-        self.buf.put_slice(b"data: ");
-        let body = self.buf.len();
-        if let Err(err) = serde_json::to_writer((&mut self.buf).writer(), value) {
-            self.buf.truncate(start);
+        if self.data.is_empty() {
+            self.data.reserve(GAP + 128);
+            self.data.resize(GAP, 0);
+        }
+        let start = self.data.len();
+        self.data.extend_from_slice(DATA);
+        let body = self.data.len();
+        if let Err(err) = serde_json::to_writer(&mut self.data, value) {
+            self.data.truncate(if start == GAP { 0 } else { start });
             return Err(EventError::json(&err));
         }
         // A hand-written `Serialize` (or a `RawValue`) may emit line ends as
         // JSON whitespace; those must still become separate `data:` lines.
-        if memchr::memchr2(b'\r', b'\n', &self.buf[body..]).is_some() {
-            let json = self.buf.split_off(body);
-            self.buf.truncate(start);
-            self.put_lines(b"data: ", &json);
+        if memchr::memchr2(b'\r', b'\n', &self.data[body..]).is_some() {
+            let json = self.data.split_off(body);
+            self.data.truncate(start);
+            Lines::new(&json).write(DATA, &mut self.data);
         } else {
-            self.buf.put_u8(b'\n');
+            self.data.push(b'\n');
         }
         Ok(self)
     }
 
-    /// Finishes the event: appends the blank line that ends it and returns
-    /// the bytes, ready to be written to any number of connections.
+    /// Finishes the event: the fields, the data lines and the blank line
+    /// that ends the event, ready to be written to any number of
+    /// connections.
     ///
     /// ```
     /// # use ssekit::Event;
@@ -196,54 +265,118 @@ impl Event {
     /// assert_eq!(&for_another_client[..], b"data: hi\n\n");
     /// ```
     #[must_use]
-    pub fn encode(mut self) -> Encoded {
-        self.reserve(1);
-        self.buf.put_u8(b'\n');
-        Encoded(self.buf.freeze())
-    }
-
-    fn reserve(&mut self, additional: usize) {
-        if self.buf.capacity() - self.buf.len() < additional {
-            self.buf.reserve(additional.saturating_add(HEADROOM));
-        }
-    }
-
-    fn put_field(&mut self, name: &[u8], value: &[u8]) {
-        self.reserve(name.len() + value.len() + 1);
-        self.buf.put_slice(name);
-        self.buf.put_slice(value);
-        self.buf.put_u8(b'\n');
-    }
-
-    /// Writes `text` as one `prefix` line per line, treating CR, LF and CRLF
-    /// alike as line ends.
-    fn put_lines(&mut self, prefix: &[u8], text: &[u8]) {
-        let Some(first_break) = memchr::memchr2(b'\r', b'\n', text) else {
-            self.put_field(prefix, text);
-            return;
+    pub fn encode(self) -> Encoded {
+        let Self { fields, mut data } = self;
+        let fields = fields.as_slice();
+        let Some(room) = GAP.checked_sub(fields.len()).filter(|_| data.len() >= GAP) else {
+            // No data, or fields too long for the room in front of it.
+            let data = data.get(GAP..).unwrap_or_default();
+            let mut wire = Vec::with_capacity(fields.len() + data.len() + 1);
+            wire.extend_from_slice(fields);
+            wire.extend_from_slice(data);
+            wire.push(b'\n');
+            return Encoded(Bytes::from(wire));
         };
-        // An upper bound (a CRLF counts as two lines), so the loop below
-        // never grows the buffer.
-        let breaks = 1 + memchr::memchr2_iter(b'\r', b'\n', &text[first_break + 1..]).count();
-        self.reserve(text.len() + (breaks + 1) * (prefix.len() + 1));
-        let mut rest = text;
-        while let Some(at) = memchr::memchr2(b'\r', b'\n', rest) {
-            self.buf.put_slice(prefix);
-            self.buf.put_slice(&rest[..at]);
-            self.buf.put_u8(b'\n');
-            let crlf = rest[at] == b'\r' && rest.get(at + 1) == Some(&b'\n');
-            rest = &rest[at + 1 + usize::from(crlf)..];
-        }
-        self.buf.put_slice(prefix);
-        self.buf.put_slice(rest);
-        self.buf.put_u8(b'\n');
+        data[room..GAP].copy_from_slice(fields);
+        data.push(b'\n');
+        let mut wire = Bytes::from(data);
+        wire.advance(room);
+        Encoded(wire)
+    }
+
+    /// The wire bytes so far, without the closing blank line.
+    fn wire(&self) -> impl Iterator<Item = u8> + '_ {
+        let data = self.data.get(GAP..).unwrap_or_default();
+        self.fields.as_slice().iter().chain(data).copied()
     }
 }
 
+const DATA: &[u8] = b"data: ";
+const COMMENT: &[u8] = b": ";
+
+/// Text split into lines at CR, LF and CRLF.
+struct Lines<'a> {
+    text: &'a [u8],
+    /// Whether any CR is in the text; without one, the lines are found
+    /// with a single-byte search, which is twice as fast.
+    has_cr: bool,
+}
+
+impl<'a> Lines<'a> {
+    fn new(text: &'a [u8]) -> Self {
+        Self {
+            text,
+            has_cr: memchr::memchr(b'\r', text).is_some(),
+        }
+    }
+
+    /// The bytes of the lines, each written as `prefix`, line, LF.
+    fn encoded_len(&self, prefix: &[u8]) -> usize {
+        let (lines, break_bytes) = if self.has_cr {
+            let mut lines = 1;
+            let mut crlf = 0;
+            for at in memchr::memchr2_iter(b'\r', b'\n', self.text) {
+                if self.text[at] == b'\n' && at > 0 && self.text[at - 1] == b'\r' {
+                    crlf += 1;
+                } else {
+                    lines += 1;
+                }
+            }
+            (lines, lines - 1 + crlf)
+        } else {
+            let breaks = memchr::memchr_iter(b'\n', self.text).count();
+            (breaks + 1, breaks)
+        };
+        self.text.len() - break_bytes + lines * (prefix.len() + 1)
+    }
+
+    fn write(&self, prefix: &[u8], out: &mut Vec<u8>) {
+        let mut rest = self.text;
+        loop {
+            let found = if self.has_cr {
+                memchr::memchr2(b'\r', b'\n', rest)
+            } else {
+                memchr::memchr(b'\n', rest)
+            };
+            let Some(at) = found else { break };
+            out.extend_from_slice(prefix);
+            out.extend_from_slice(&rest[..at]);
+            out.push(b'\n');
+            let crlf = rest[at] == b'\r' && rest.get(at + 1) == Some(&b'\n');
+            rest = &rest[at + 1 + usize::from(crlf)..];
+        }
+        out.extend_from_slice(prefix);
+        out.extend_from_slice(rest);
+        out.push(b'\n');
+    }
+}
+
+/// Writes `n` in decimal into the end of `buf`; returns the digits.
+fn write_decimal(mut n: u128, buf: &mut [u8; 39]) -> &[u8] {
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + u8::try_from(n % 10).unwrap_or(0);
+        n /= 10;
+        if n == 0 {
+            return &buf[at..];
+        }
+    }
+}
+
+impl PartialEq for Event {
+    fn eq(&self, other: &Self) -> bool {
+        self.wire().eq(other.wire())
+    }
+}
+
+impl Eq for Event {}
+
 impl fmt::Debug for Event {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let wire: Vec<u8> = self.wire().collect();
         f.debug_struct("Event")
-            .field("wire", &String::from_utf8_lossy(&self.buf))
+            .field("wire", &String::from_utf8_lossy(&wire))
             .finish()
     }
 }
@@ -322,17 +455,62 @@ mod tests {
     }
 
     #[test]
-    fn a_typical_event_is_one_allocation() {
-        let event = Event::default().data("x".repeat(200)).id("1").unwrap();
-        let capacity = event.buf.capacity();
-        let encoded = event.encode();
-        // Had the buffer grown on `id` or on the closing line, its capacity
-        // would have been replaced by a larger, doubled one.
-        assert!(
-            capacity < 2 * encoded.len(),
-            "{capacity} for {}",
-            encoded.len()
-        );
+    fn data_is_allocated_once_exactly_and_never_moved_whatever_the_order() {
+        let data = "x".repeat(200);
+        for id_first in [true, false] {
+            let event = if id_first {
+                Event::default().id("12345").unwrap().data(&data)
+            } else {
+                Event::default().data(&data).id("12345").unwrap()
+            };
+            assert_eq!(event.data.capacity(), GAP + "data: \n".len() + 200 + 1);
+            let buffer = event.data.as_ptr() as usize;
+            let encoded = event.encode();
+            assert_eq!(
+                &encoded[..],
+                format!("id: 12345\ndata: {data}\n\n").as_bytes()
+            );
+            // The wire bytes are the data buffer itself, entered after the
+            // unused part of the room in front.
+            assert_eq!(
+                encoded.as_ptr() as usize,
+                buffer + GAP - "id: 12345\n".len()
+            );
+        }
+    }
+
+    #[test]
+    fn fields_longer_than_the_room_still_come_first() {
+        let long = "i".repeat(100);
+        let event = Event::default()
+            .data("d")
+            .id(&long)
+            .unwrap()
+            .event("e")
+            .unwrap();
+        assert_eq!(wire(event), format!("id: {long}\nevent: e\ndata: d\n\n"));
+    }
+
+    #[test]
+    fn encoded_len_is_exact() {
+        for text in [
+            "",
+            "a",
+            "\n",
+            "\r",
+            "\r\n",
+            "a\r\nb\rc\nd",
+            "\n\r",
+            "x\r\r\n\n",
+        ] {
+            let mut out = Vec::new();
+            Lines::new(text.as_bytes()).write(DATA, &mut out);
+            assert_eq!(
+                Lines::new(text.as_bytes()).encoded_len(DATA),
+                out.len(),
+                "{text:?}"
+            );
+        }
     }
 
     #[test]

@@ -83,10 +83,25 @@ impl LastEventId {
     /// ```
     #[must_use]
     pub fn from_request_parts(headers: &http::HeaderMap, uri: &http::Uri) -> Option<Self> {
-        headers
-            .get(Self::HEADER)
-            .and_then(|value| Self::from_header(value.as_bytes()))
-            .or_else(|| uri.query().and_then(Self::from_query))
+        Self::from_parts(
+            headers.get(Self::HEADER).map(http::HeaderValue::as_bytes),
+            uri.query(),
+        )
+    }
+
+    /// Reads the header's raw bytes, then the query string, for frameworks
+    /// with header types of their own.
+    ///
+    /// ```
+    /// # use ssekit::LastEventId;
+    /// let id = LastEventId::from_parts(Some(b"\xff"), Some("lastEventId=5"));
+    /// assert_eq!(id.unwrap().as_str(), "5");
+    /// ```
+    #[must_use]
+    pub fn from_parts(header: Option<&[u8]>, query: Option<&str>) -> Option<Self> {
+        header
+            .and_then(Self::from_header)
+            .or_else(|| query.and_then(Self::from_query))
     }
 
     /// The id as a string slice.

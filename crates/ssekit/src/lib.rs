@@ -47,6 +47,7 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+mod config;
 mod error;
 mod event;
 
@@ -60,6 +61,7 @@ pub mod shutdown;
 pub mod stats;
 mod stream;
 
+pub use config::SseConfig;
 pub use decode::Decoder;
 pub use disconnect::{Disconnect, DisconnectReason};
 pub use error::EventError;

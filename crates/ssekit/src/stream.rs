@@ -217,6 +217,16 @@ impl<S> SseStream<S> {
         self
     }
 
+    /// Takes on `duties` now: typically an [`SseConfig`](crate::SseConfig)'s,
+    /// from an adapter that holds the stream. A heartbeat chosen with
+    /// [`heartbeat`](Self::heartbeat) and a shutdown handle already given
+    /// are kept.
+    #[must_use]
+    pub fn with_duties(mut self, duties: Duties) -> Self {
+        self.machine.apply(duties);
+        self
+    }
+
     /// A slot through which a layer that sees the response, but cannot
     /// reach this stream inside its body, hands over its [`Duties`] before
     /// the first poll. Adapters put it in the response's extensions; the
@@ -232,9 +242,12 @@ impl<S> SseStream<S> {
 impl Machine {
     /// Takes on what a layer handed over, once, before the first frame.
     fn take_duties(&mut self) {
-        let Some(duties) = self.handoff.take().and_then(|handoff| handoff.take()) else {
-            return;
-        };
+        if let Some(duties) = self.handoff.take().and_then(|handoff| handoff.take()) {
+            self.apply(duties);
+        }
+    }
+
+    fn apply(&mut self, duties: Duties) {
         if let Some(interval) = duties.heartbeat
             && !self.heartbeat_chosen
         {
