@@ -1,0 +1,364 @@
+//! Test helpers shared by the layer's and the adapters' tests: a real
+//! server on a loopback port, HTTP/1.1 and h2c clients, and a reader that
+//! decodes an event stream as it arrives.
+
+use std::collections::VecDeque;
+use std::future::{Future, IntoFuture};
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::serve::ListenerExt;
+use bytes::Bytes;
+use http::{HeaderValue, Request, Response, Version, header};
+use http_body_util::{BodyExt, Empty};
+use hyper::body::Incoming;
+use hyper::client::conn::{http1, http2};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use ssekit::decode::{Decoder, Item, MessageEvent};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// A generous bound for anything that should happen "at once".
+pub const SECOND: Duration = Duration::from_secs(1);
+
+/// The graceful-shutdown signal handed to [`TestServer::start_with`]: it
+/// resolves when [`TestServer::trigger`] is called.
+pub type Signal = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// `axum::serve` on 127.0.0.1:0, in a spawned task, with a graceful-shutdown
+/// trigger. Dropping it aborts the server.
+#[derive(Debug)]
+pub struct TestServer {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    trigger: Option<oneshot::Sender<()>>,
+    handle: JoinHandle<std::io::Result<()>>,
+}
+
+impl TestServer {
+    /// Serves `app`; its graceful shutdown starts on [`trigger`](Self::trigger).
+    pub async fn start(app: Router) -> Self {
+        Self::start_with(app, |signal| signal).await
+    }
+
+    /// Serves `app` with the graceful-shutdown signal that `make_signal`
+    /// builds around the trigger's signal.
+    pub async fn start_with<F>(app: Router, make_signal: impl FnOnce(Signal) -> F) -> Self
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (trigger, triggered) = oneshot::channel::<()>();
+        let signal = make_signal(Box::pin(async move {
+            let _ = triggered.await;
+        }));
+        let listener = listener.tap_io(|socket: &mut TcpStream| {
+            let _ = socket.set_nodelay(true);
+        });
+        let serve = axum::serve(listener, app)
+            .with_graceful_shutdown(signal)
+            .into_future();
+        Self {
+            addr,
+            trigger: Some(trigger),
+            handle: tokio::spawn(serve),
+        }
+    }
+
+    /// Starts the graceful shutdown.
+    pub fn trigger(&mut self) {
+        if let Some(trigger) = self.trigger.take() {
+            let _ = trigger.send(());
+        }
+    }
+
+    /// Whether the serve future finished (successfully) within `limit`.
+    pub async fn finished_within(&mut self, limit: Duration) -> bool {
+        match tokio::time::timeout(limit, &mut self.handle).await {
+            Ok(result) => {
+                result
+                    .expect("the server task panicked")
+                    .expect("axum::serve failed");
+                true
+            }
+            Err(_) => false,
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.handle.abort();
+    }
+}
+
+#[derive(Debug)]
+enum Sender {
+    H1(http1::SendRequest<Empty<Bytes>>),
+    H2(http2::SendRequest<Empty<Bytes>>),
+}
+
+/// One client connection, HTTP/1.1 or h2c with prior knowledge. Dropping it
+/// closes the socket.
+#[derive(Debug)]
+pub struct Client {
+    addr: SocketAddr,
+    sender: Sender,
+    conn: JoinHandle<()>,
+}
+
+impl Client {
+    /// An HTTP/1.1 connection.
+    pub async fn h1(addr: SocketAddr) -> Self {
+        let io = TokioIo::new(TcpStream::connect(addr).await.unwrap());
+        let (sender, conn) = http1::handshake(io).await.unwrap();
+        Self {
+            addr,
+            sender: Sender::H1(sender),
+            conn: tokio::spawn(async move {
+                let _ = conn.await;
+            }),
+        }
+    }
+
+    /// An HTTP/2 cleartext connection, with prior knowledge.
+    pub async fn h2(addr: SocketAddr) -> Self {
+        let io = TokioIo::new(TcpStream::connect(addr).await.unwrap());
+        let (sender, conn) = http2::handshake(TokioExecutor::new(), io).await.unwrap();
+        Self {
+            addr,
+            sender: Sender::H2(sender),
+            conn: tokio::spawn(async move {
+                let _ = conn.await;
+            }),
+        }
+    }
+
+    /// An HTTP/1.1 or an h2c connection.
+    pub async fn connect(addr: SocketAddr, version: Version) -> Self {
+        if version == Version::HTTP_2 {
+            Self::h2(addr).await
+        } else {
+            Self::h1(addr).await
+        }
+    }
+
+    /// `GET path`.
+    pub async fn get(&mut self, path: &str) -> Response<Incoming> {
+        self.get_with(path, &[]).await
+    }
+
+    /// `GET path` with extra headers, each value given as raw bytes.
+    pub async fn get_with(&mut self, path: &str, headers: &[(&str, &[u8])]) -> Response<Incoming> {
+        let mut request = match self.sender {
+            Sender::H1(_) => Request::get(path).header(header::HOST, self.addr.to_string()),
+            Sender::H2(_) => {
+                Request::get(format!("http://{}{path}", self.addr)).version(Version::HTTP_2)
+            }
+        };
+        for (name, value) in headers {
+            request = request.header(*name, HeaderValue::from_bytes(value).unwrap());
+        }
+        let request = request.body(Empty::new()).unwrap();
+        let response = match &mut self.sender {
+            Sender::H1(sender) => {
+                sender.ready().await.unwrap();
+                sender.send_request(request).await
+            }
+            Sender::H2(sender) => {
+                sender.ready().await.unwrap();
+                sender.send_request(request).await
+            }
+        };
+        response.unwrap()
+    }
+}
+
+impl Drop for Client {
+    fn drop(&mut self) {
+        self.conn.abort();
+    }
+}
+
+/// What reading one more frame of a body gave.
+#[derive(Debug)]
+pub enum Next {
+    /// A data frame.
+    Data(Bytes),
+    /// The clean end of the body.
+    End,
+    /// The body failed: a reset or a broken chunked encoding.
+    Error(hyper::Error),
+    /// Nothing arrived in time.
+    Timeout,
+}
+
+/// Reads a response body frame by frame, keeping the raw bytes and decoding
+/// them with [`ssekit::Decoder`] as they arrive.
+#[derive(Debug)]
+pub struct Reader {
+    body: Incoming,
+    decoder: Decoder,
+    /// Every body byte read so far.
+    pub raw: Vec<u8>,
+    /// Every data frame read so far, with when it arrived.
+    pub frames: Vec<(Bytes, Instant)>,
+    items: VecDeque<(Item, Instant)>,
+}
+
+impl Reader {
+    /// Reads `response`'s body.
+    pub fn new(response: Response<Incoming>) -> Self {
+        Self {
+            body: response.into_body(),
+            decoder: Decoder::new(),
+            raw: Vec::new(),
+            frames: Vec::new(),
+            items: VecDeque::new(),
+        }
+    }
+
+    /// The next data frame, the end, an error, or a timeout after `limit`.
+    pub async fn next_chunk(&mut self, limit: Duration) -> Next {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let frame = match tokio::time::timeout_at(deadline, self.body.frame()).await {
+                Err(_) => return Next::Timeout,
+                Ok(None) => return Next::End,
+                Ok(Some(Err(err))) => return Next::Error(err),
+                Ok(Some(Ok(frame))) => frame,
+            };
+            // Trailers are not expected; skip them if they come.
+            let Ok(data) = frame.into_data() else {
+                continue;
+            };
+            let now = Instant::now();
+            self.raw.extend_from_slice(&data);
+            self.frames.push((data.clone(), now));
+            for item in self.decoder.feed(&data) {
+                self.items
+                    .push_back((item.expect("an event over the size limit"), now));
+            }
+            return Next::Data(data);
+        }
+    }
+
+    /// The next decoded item (an event, a comment, a `retry`) and when the
+    /// bytes that completed it arrived. Panics on a timeout, an end or an
+    /// error first.
+    pub async fn next_item(&mut self, limit: Duration) -> (Item, Instant) {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(item) = self.items.pop_front() {
+                return item;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.next_chunk(left).await {
+                Next::Data(_) => {}
+                other => panic!(
+                    "expected an item, got {other:?} after {:?}",
+                    String::from_utf8_lossy(&self.raw)
+                ),
+            }
+        }
+    }
+
+    /// The next dispatched event, skipping comments and `retry` fields.
+    pub async fn next_event(&mut self, limit: Duration) -> (MessageEvent, Instant) {
+        let deadline = Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if let (Item::Event(event), at) = self.next_item(left).await {
+                return (event, at);
+            }
+        }
+    }
+
+    /// Every item decoded until `deadline`, which must pass without the
+    /// body ending.
+    pub async fn items_until(&mut self, deadline: Instant) -> Vec<(Item, Instant)> {
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.next_chunk(left).await {
+                Next::Data(_) => {}
+                Next::Timeout => return self.items.drain(..).collect(),
+                other => panic!("the body stopped before the deadline: {other:?}"),
+            }
+        }
+    }
+
+    /// Reads to the end: `Ok` on a clean end, `Err` on an error or a
+    /// timeout after `limit`.
+    pub async fn read_to_end(&mut self, limit: Duration) -> Result<(), String> {
+        let deadline = Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.next_chunk(left).await {
+                Next::Data(_) => {}
+                Next::End => return Ok(()),
+                other => return Err(format!("{other:?}")),
+            }
+        }
+    }
+
+    /// Every item decoded and not yet taken.
+    pub fn take_items(&mut self) -> Vec<Item> {
+        self.items.drain(..).map(|(item, _)| item).collect()
+    }
+}
+
+/// The whole body of a response that must end cleanly within a second.
+pub async fn body_bytes(response: Response<Incoming>) -> Bytes {
+    tokio::time::timeout(SECOND, response.into_body().collect())
+        .await
+        .expect("the body did not end within a second")
+        .expect("the body failed")
+        .to_bytes()
+}
+
+/// An event as `EventSource` delivers it, with the default type and no id.
+pub fn message(data: &str) -> Item {
+    Item::Event(MessageEvent {
+        event_type: "message".to_owned(),
+        data: data.to_owned(),
+        last_event_id: String::new(),
+    })
+}
+
+/// The heartbeat, `:\n\n`, as the decoder reports it.
+pub fn heartbeat() -> Item {
+    Item::Comment(String::new())
+}
+
+/// The response-head rules of every event stream (SCENARIOS.md, "Common
+/// rules for every SSE response").
+pub fn assert_sse_head(response: &Response<Incoming>) {
+    assert_eq!(response.status(), 200);
+    let headers = response.headers();
+    assert_eq!(headers[header::CONTENT_TYPE], "text/event-stream");
+    let cache_control = headers[header::CACHE_CONTROL].to_str().unwrap();
+    assert!(
+        cache_control.contains("no-cache"),
+        "cache-control: {cache_control}"
+    );
+    assert_eq!(headers["x-accel-buffering"], "no");
+    assert!(!headers.contains_key(header::CONTENT_LENGTH), "{headers:?}");
+    if let Some(encoding) = headers.get(header::CONTENT_ENCODING) {
+        assert_eq!(encoding, "identity");
+    }
+    if response.version() == Version::HTTP_2 {
+        for name in [
+            "connection",
+            "keep-alive",
+            "transfer-encoding",
+            "proxy-connection",
+            "upgrade",
+        ] {
+            assert!(!headers.contains_key(name), "{name} on HTTP/2: {headers:?}");
+        }
+    }
+}
