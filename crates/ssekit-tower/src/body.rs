@@ -78,8 +78,14 @@ impl<B> ResponseBody<B> {
         }
     }
 
-    pub(crate) fn foreign(inner: B, notifier: Option<Notifier>, config: &Config) -> Self {
+    pub(crate) fn foreign(
+        inner: B,
+        notifier: Option<Notifier>,
+        span: tracing::Span,
+        config: &Config,
+    ) -> Self {
         let mut lifecycle = Lifecycle::default();
+        lifecycle.in_span(span);
         lifecycle.report_to(&config.streams.stats());
         if let Some(notifier) = notifier {
             lifecycle.notify_to(notifier);

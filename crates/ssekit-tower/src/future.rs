@@ -80,9 +80,12 @@ fn wrap<B: http_body::Body>(
         return response.map(|body| ResponseBody::plain(body, notifier));
     }
     head::apply(response.headers_mut(), version);
-    if let Some(handoff) = response.extensions_mut().remove::<Handoff>() {
-        handoff.hand_over(config.streams.duties().notifier(notifier));
+    let handoff = response.extensions_mut().remove::<Handoff>();
+    let span = tracing::debug_span!("event_stream", ?version, made_by_ssekit = handoff.is_some());
+    span.in_scope(|| tracing::debug!("event stream opened"));
+    if let Some(handoff) = handoff {
+        handoff.hand_over(config.streams.duties().notifier(notifier).span(span));
         return response.map(|body| ResponseBody::plain(body, None));
     }
-    response.map(|body| ResponseBody::foreign(body, notifier, config))
+    response.map(|body| ResponseBody::foreign(body, notifier, span, config))
 }

@@ -241,6 +241,7 @@ impl fmt::Debug for Disconnect {
 pub struct Lifecycle {
     notifiers: Vec<Notifier>,
     stats: Option<Arc<crate::stats::Stats>>,
+    span: Option<tracing::Span>,
     over: bool,
 }
 
@@ -248,6 +249,12 @@ impl Lifecycle {
     /// Adds a notifier to fire when the stream is over.
     pub fn notify_to(&mut self, notifier: Notifier) {
         self.notifiers.push(notifier);
+    }
+
+    /// Logs the stream's end inside `span`: the layer's or adapter's span
+    /// for this stream.
+    pub fn in_span(&mut self, span: tracing::Span) {
+        self.span = Some(span);
     }
 
     /// Whether any notifier is attached.
@@ -282,6 +289,7 @@ impl Lifecycle {
         if std::mem::replace(&mut self.over, true) {
             return;
         }
+        let _in_span = self.span.as_ref().map(tracing::Span::enter);
         tracing::debug!(reason = reason.as_str(), "event stream over");
         if let Some(stats) = &self.stats {
             stats.closed(&reason);

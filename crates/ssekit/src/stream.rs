@@ -264,6 +264,9 @@ impl Machine {
         if let Some(stats) = duties.stats {
             self.lifecycle.report_to(&stats);
         }
+        if let Some(span) = duties.span {
+            self.lifecycle.in_span(span);
+        }
     }
 }
 
@@ -281,6 +284,8 @@ pub struct Duties {
     pub notifier: Option<Notifier>,
     /// The stats to report to.
     pub stats: Option<Arc<Stats>>,
+    /// The span to log the stream's end in.
+    pub span: Option<tracing::Span>,
 }
 
 impl Duties {
@@ -315,6 +320,13 @@ impl Duties {
     #[must_use]
     pub fn stats(mut self, stats: Arc<Stats>) -> Self {
         self.stats = Some(stats);
+        self
+    }
+
+    /// Sets the span.
+    #[must_use]
+    pub fn span(mut self, span: tracing::Span) -> Self {
+        self.span = Some(span);
         self
     }
 }
