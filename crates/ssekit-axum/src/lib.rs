@@ -52,6 +52,13 @@
 //! so the compression layer sees `Content-Encoding: identity` and leaves the
 //! stream alone.
 //!
+//! # A client that stops reading
+//!
+//! A stream whose client has stopped reading is not polled while its
+//! socket's send buffer is full, so it cannot see the shutdown; axum's
+//! graceful shutdown would wait for that connection forever. Bound the wait
+//! with [`Shutdown::bounded`]: `shutdown.bounded(serve.into_future(), grace)`.
+//!
 //! # `TCP_NODELAY`
 //!
 //! `axum::serve` leaves Nagle's algorithm on, which can hold a small event
@@ -66,7 +73,6 @@
 use std::convert::Infallible;
 use std::fmt;
 use std::ops::Deref;
-use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
@@ -81,72 +87,20 @@ pub use ssekit::shutdown::Farewell;
 pub use ssekit::{DisconnectReason, Encoded, Event, EventError, IntoEvent, Shutdown, SseConfig};
 pub use ssekit_tower::SseLayer;
 
-/// An event-stream response: a stream of [`Event`]s (or `Result`s of them)
-/// run by the ssekit stream machine.
-///
-/// ```
-/// use futures_util::stream;
-/// use ssekit_axum::{Event, Sse};
-///
-/// async fn handler() -> Sse<impl futures_util::Stream<Item = Event>> {
-///     Sse::new(stream::iter([Event::default().data("hello")]))
-/// }
-/// ```
-pub struct Sse<S> {
-    stream: ssekit::SseStream<S>,
-}
-
-impl<S> Sse<S>
-where
-    S: Stream,
-    S::Item: IntoEvent,
-{
-    /// An event stream of `events`, with a heartbeat after 15 s of silence.
-    pub fn new(events: S) -> Self {
-        Self {
-            stream: ssekit::SseStream::new(events),
-        }
-    }
-}
-
-impl<S> Sse<S> {
-    /// Takes an app's heartbeat interval, shutdown handle and stats, for
-    /// apps that do without [`SseLayer`].
-    #[must_use]
-    pub fn with_config(mut self, config: &SseConfig) -> Self {
-        self.stream = self.stream.with_duties(config.duties());
-        self
-    }
-
-    /// Sets this stream's heartbeat interval (`None`: off), over the
-    /// layer's.
-    #[must_use]
-    pub fn heartbeat(mut self, interval: impl Into<Option<Duration>>) -> Self {
-        self.stream = self.stream.heartbeat(interval);
-        self
-    }
-
-    /// Starts the stream with a `retry:` hint: how long the browser waits
-    /// before it reconnects.
-    #[must_use]
-    pub fn retry(mut self, retry: Duration) -> Self {
-        self.stream = self.stream.retry(retry);
-        self
-    }
-
-    /// Ends the stream when `shutdown` is triggered. Under [`SseLayer`] the
-    /// layer's handle does this already.
-    #[must_use]
-    pub fn with_shutdown(mut self, shutdown: &Shutdown) -> Self {
-        self.stream = self.stream.with_shutdown(shutdown);
-        self
-    }
-
-    /// A handle that learns when this stream is over, and why; it works
-    /// with or without the layer.
-    pub fn disconnect(&mut self) -> ssekit::Disconnect {
-        self.stream.disconnect()
-    }
+ssekit::sse_response! {
+    /// An event-stream response: a stream of [`Event`]s (or `Result`s of
+    /// them) run by the ssekit stream machine. Under [`SseLayer`] it hands
+    /// its heartbeat, shutdown and disconnect duties to the layer.
+    ///
+    /// ```
+    /// use futures_util::stream;
+    /// use ssekit_axum::{Event, Sse};
+    ///
+    /// async fn handler() -> Sse<impl futures_util::Stream<Item = Event>> {
+    ///     Sse::new(stream::iter([Event::default().data("hello")]))
+    /// }
+    /// ```
+    pub struct Sse;
 }
 
 impl<S> IntoResponse for Sse<S>
@@ -155,18 +109,12 @@ where
     S::Item: IntoEvent,
 {
     fn into_response(self) -> Response {
-        let mut stream = self.stream;
+        let mut stream = self.into_stream();
         let handoff = stream.handoff();
         let body = Body::from_stream(stream.map(Ok::<_, Infallible>));
         let mut response = ssekit::head::response(body);
         response.extensions_mut().insert(handoff);
         response
-    }
-}
-
-impl<S> fmt::Debug for Sse<S> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("Sse").field(&self.stream).finish()
     }
 }
 

@@ -62,9 +62,9 @@ impl LastEventId {
     pub fn from_query(query: &str) -> Option<Self> {
         let value = query.split('&').find_map(|pair| {
             let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            (form_decode(name) == QUERY_PARAMETER.as_bytes()).then_some(value)
+            (crate::query::decode(name) == QUERY_PARAMETER.as_bytes()).then_some(value)
         })?;
-        Self::validate(String::from_utf8(form_decode(value)).ok()?)
+        Self::validate(String::from_utf8(crate::query::decode(value)).ok()?)
     }
 
     /// Reads the header, then the query parameter, from a request's parts.
@@ -135,36 +135,6 @@ impl LastEventId {
             .is_none()
             .then_some(Self(id))
     }
-}
-
-/// Decodes `+` as space and `%XX` escapes into bytes; a `%` that starts no
-/// valid escape stays as it is, as the URL standard's form decoder does.
-fn form_decode(text: &str) -> Vec<u8> {
-    fn hex(byte: u8) -> Option<u8> {
-        char::from(byte)
-            .to_digit(16)
-            .and_then(|d| u8::try_from(d).ok())
-    }
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut at = 0;
-    while let Some(&byte) = bytes.get(at) {
-        let escaped = match (byte, bytes.get(at + 1), bytes.get(at + 2)) {
-            (b'%', Some(&hi), Some(&lo)) => hex(hi).zip(hex(lo)).map(|(hi, lo)| hi << 4 | lo),
-            _ => None,
-        };
-        match escaped {
-            Some(decoded) => {
-                out.push(decoded);
-                at += 3;
-            }
-            None => {
-                out.push(if byte == b'+' { b' ' } else { byte });
-                at += 1;
-            }
-        }
-    }
-    out
 }
 
 impl Deref for LastEventId {

@@ -57,6 +57,8 @@ pub mod framing;
 pub mod head;
 pub mod heartbeat;
 mod last_event_id;
+pub mod query;
+mod response;
 pub mod shutdown;
 pub mod stats;
 mod stream;
@@ -68,9 +70,10 @@ pub use error::EventError;
 pub use event::{Encoded, Event};
 pub use last_event_id::LastEventId;
 pub use shutdown::Shutdown;
-/// The README's examples, compiled and run as doc tests.
-#[cfg(doctest)]
-#[doc = include_str!("../../../README.md")]
-struct ReadmeDoctests;
-
 pub use stream::{DEFAULT_HEARTBEAT, DEFAULT_MAX_FRAME, Duties, Handoff, IntoEvent, SseStream};
+
+#[doc(hidden)]
+pub mod __private {
+    //! What `sse_response!` needs in the adapters' crates.
+    pub use futures_core::Stream;
+}

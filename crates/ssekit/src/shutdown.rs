@@ -171,6 +171,54 @@ impl Shutdown {
         self.trigger_with(farewell);
     }
 
+    /// Waits until the handle is triggered.
+    pub async fn triggered(&self) {
+        loop {
+            let notified = self.inner.notify.notified();
+            tokio::pin!(notified);
+            // Registered before the check, so a trigger in between is seen.
+            notified.as_mut().enable();
+            if self.is_triggered() {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// Runs `server` (a server's graceful-shutdown future) to its end, but
+    /// for no longer than `grace` after this handle is triggered; `None`
+    /// when the grace ran out first.
+    ///
+    /// A client that has stopped reading holds its connection: with the
+    /// socket's send buffer full, the server does not poll the body, so the
+    /// stream never sees the trigger, and a graceful shutdown would wait for
+    /// that connection forever. This bounds the wait.
+    ///
+    /// ```no_run
+    /// # async fn run(app: axum::Router, listener: tokio::net::TcpListener, shutdown: ssekit::Shutdown) -> std::io::Result<()> {
+    /// use std::time::Duration;
+    /// use ssekit::shutdown::Farewell;
+    ///
+    /// let signal = shutdown.clone().trigger_after(tokio::signal::ctrl_c(), Farewell::new());
+    /// let server = axum::serve(listener, app).with_graceful_shutdown(signal);
+    /// match shutdown.bounded(server.into_future(), Duration::from_secs(5)).await {
+    ///     Some(served) => served,
+    ///     None => Ok(()), // connections were still open 5 s on: exit anyway
+    /// }
+    /// # }
+    /// ```
+    #[cfg(feature = "tokio")]
+    pub async fn bounded<F: Future>(&self, server: F, grace: Duration) -> Option<F::Output> {
+        let deadline = async {
+            self.triggered().await;
+            tokio::time::sleep(grace).await;
+        };
+        tokio::select! {
+            served = server => Some(served),
+            () = deadline => None,
+        }
+    }
+
     /// Ends every stream, with no farewell.
     pub fn trigger(&self) {
         self.trigger_with(Farewell::new());

@@ -371,3 +371,35 @@ mod handoff_and_stats {
         );
     }
 }
+
+mod bounded_shutdown {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_server_that_finishes_in_time_gives_its_output() {
+        let shutdown = Shutdown::new();
+        let trigger = shutdown.clone();
+        let server = async move {
+            trigger.trigger();
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            "done"
+        };
+        let served = shutdown.bounded(server, Duration::from_secs(5)).await;
+        assert_eq!(served, Some("done"));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_server_held_by_a_stuck_client_is_cut_after_the_grace() {
+        let shutdown = Shutdown::new();
+        let start = Instant::now();
+        let trigger = shutdown.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(10)).await;
+            trigger.trigger();
+        });
+        let stuck = std::future::pending::<()>();
+        assert_eq!(shutdown.bounded(stuck, Duration::from_secs(5)).await, None);
+        // The grace counts from the trigger, not from the start.
+        assert_eq!(start.elapsed(), Duration::from_secs(15));
+    }
+}

@@ -1,0 +1,151 @@
+//! The scenarios on actix-web, with `ssekit-actix`'s `Sse` responder,
+//! `SseConfig` in `app_data`, the `LastEventId` and `Disconnect`
+//! extractors, `StopReconnecting` and `stop_on`, behind
+//! `middleware::Compress`, as the adapter's docs show.
+
+use std::io;
+use std::net::Ipv4Addr;
+
+use actix_web::http::StatusCode;
+use actix_web::middleware::Compress;
+use actix_web::{App, Either, HttpRequest, HttpResponse, HttpServer, ResponseError, web};
+use ssekit_actix::{Disconnect, Farewell, LastEventId, Sse, SseConfig, StopReconnecting};
+
+use crate::params::{
+    BadRequest, EchoParams, EventsParams, IdleParams, LastEventIdParams, ProbeParams, TicksParams,
+};
+use crate::scenarios::{self, Events, EventsReply, HUB_NOT_IMPLEMENTED, Plan, Probes, StatusReply};
+use crate::server::{DRAIN_LIMIT, announce, termination};
+
+/// Serves the scenarios on 127.0.0.1:`port` until SIGTERM or SIGINT. Runs
+/// inside an actix `System`.
+pub(crate) async fn serve(port: u16) -> io::Result<()> {
+    let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port))?;
+    let addr = listener.local_addr()?;
+    let sse = SseConfig::new();
+    let shutdown = sse.shutdown_handle();
+    let probes = web::Data::new(Probes::default());
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(sse.clone())
+            .app_data(probes.clone())
+            .wrap(Compress::default())
+            .route("/events", web::get().to(events))
+            .route("/echo", web::get().to(echo))
+            .route("/idle", web::get().to(idle))
+            .route("/ticks", web::get().to(ticks))
+            .route("/last-event-id", web::get().to(last_event_id))
+            .route("/probe", web::get().to(probe))
+            .route("/probe/status", web::get().to(probe_status))
+            .route("/status/{code}", web::get().to(status))
+            .route("/hub/subscribe", web::route().to(hub))
+            .route("/hub/publish", web::route().to(hub))
+            .route("/hub/stats", web::route().to(hub))
+    })
+    // Notices a client that closed its socket at once.
+    .h1_allow_half_closed(false)
+    .tcp_nodelay(true)
+    // Our own signal handling, so the streams end before the stop.
+    .disable_signals()
+    // The streams are ended first, so this bound is for anything else.
+    .shutdown_timeout(DRAIN_LIMIT.as_secs())
+    .listen(listener)?
+    .run();
+    let signal = termination()?;
+    actix_web::rt::spawn(ssekit_actix::stop_on(
+        signal,
+        server.handle(),
+        shutdown,
+        Farewell::new(),
+    ));
+    announce(addr)?;
+    server.await
+}
+
+/// A plan as the adapter's `Sse`.
+fn sse(plan: Plan) -> Sse<Events> {
+    let sse = Sse::new(plan.events).heartbeat(plan.heartbeat);
+    match plan.retry {
+        Some(retry) => sse.retry(retry),
+        None => sse,
+    }
+}
+
+impl ResponseError for BadRequest {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::BAD_REQUEST
+    }
+}
+
+async fn events(
+    request: HttpRequest,
+    last: Option<LastEventId>,
+) -> Result<Either<Sse<Events>, StopReconnecting>, BadRequest> {
+    let params = EventsParams::parse(Some(request.query_string()))?;
+    Ok(match scenarios::events(&params, last.as_deref()) {
+        EventsReply::Stream(plan) => Either::Left(sse(plan)),
+        EventsReply::StopReconnecting => Either::Right(StopReconnecting),
+    })
+}
+
+async fn echo(request: HttpRequest) -> Result<Sse<Events>, BadRequest> {
+    Ok(sse(scenarios::echo(&EchoParams::parse(Some(
+        request.query_string(),
+    ))?)?))
+}
+
+async fn idle(request: HttpRequest) -> Result<Sse<Events>, BadRequest> {
+    Ok(sse(scenarios::idle(&IdleParams::parse(Some(
+        request.query_string(),
+    ))?)))
+}
+
+async fn ticks(request: HttpRequest) -> Result<Sse<Events>, BadRequest> {
+    Ok(sse(scenarios::ticks(&TicksParams::parse(Some(
+        request.query_string(),
+    ))?)))
+}
+
+async fn last_event_id(
+    request: HttpRequest,
+    last: Option<LastEventId>,
+) -> Result<Sse<Events>, BadRequest> {
+    let params = LastEventIdParams::parse(Some(request.query_string()))?;
+    Ok(sse(scenarios::last_event_id(&params, last.as_deref())?))
+}
+
+async fn probe(
+    request: HttpRequest,
+    probes: web::Data<Probes>,
+    disconnect: Disconnect,
+) -> Result<Sse<Events>, BadRequest> {
+    let params = ProbeParams::parse(Some(request.query_string()))?;
+    Ok(sse(scenarios::probe(&params, &probes, &disconnect)))
+}
+
+async fn probe_status(
+    request: HttpRequest,
+    probes: web::Data<Probes>,
+) -> Result<HttpResponse, BadRequest> {
+    let token = crate::params::probe_status_token(Some(request.query_string()))?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .body(probes.status_json(&token)))
+}
+
+async fn status(
+    code: web::Path<String>,
+) -> Result<Either<StopReconnecting, HttpResponse>, BadRequest> {
+    Ok(match scenarios::status(&code)? {
+        StatusReply::StopReconnecting => Either::Left(StopReconnecting),
+        StatusReply::Empty(code) => Either::Right(HttpResponse::new(
+            StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        )),
+    })
+}
+
+async fn hub() -> HttpResponse {
+    HttpResponse::NotImplemented()
+        .content_type("text/plain; charset=utf-8")
+        .body(HUB_NOT_IMPLEMENTED)
+}
