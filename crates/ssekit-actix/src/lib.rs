@@ -50,6 +50,13 @@
 //! }
 //! ```
 //!
+//! # One config for all workers
+//!
+//! `HttpServer::new` calls its closure once per worker thread. Make the
+//! [`SseConfig`] outside it and clone it in, as above: one made inside would
+//! give each worker a shutdown handle of its own, and triggering yours
+//! would end none of their streams.
+//!
 //! # A client that stops reading
 //!
 //! A stream whose client has stopped reading is not polled while its

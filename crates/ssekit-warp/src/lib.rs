@@ -16,14 +16,14 @@
 //! ```
 //! use std::time::Duration;
 //! use futures_util::{StreamExt, stream};
-//! use ssekit_warp::{Event, Sse, SseConfig};
+//! use ssekit_warp::{Event, LastEventId, Sse, SseConfig};
 //! use warp::Filter;
 //!
 //! let config = SseConfig::new().heartbeat(Duration::from_secs(15));
 //! let shutdown = config.shutdown_handle();
 //! let events = warp::path("events")
 //!     .and(ssekit_warp::last_event_id())
-//!     .map(move |last: Option<ssekit::LastEventId>| {
+//!     .map(move |last: Option<LastEventId>| {
 //!         let from = last.and_then(|id| id.parse::<u64>().ok()).map_or(1, |n| n + 1);
 //!         Sse::new(stream::iter(from..from + 3).map(|n| {
 //!             Event::default().id(n.to_string()).unwrap().data(format!("event {n}"))
@@ -44,6 +44,13 @@
 //! the [`disconnect`] filter works in every route. The wire is the same
 //! either way.
 //!
+//! # `TCP_NODELAY`
+//!
+//! `warp::serve` offers no way to set it, so a small event can wait for
+//! Nagle's algorithm. To set it, serve `warp::service(routes)` with
+//! hyper-util and call `set_nodelay(true)` on each accepted socket, as the
+//! conformance server does (`tests/conformance/src/warp_app.rs`).
+//!
 //! # A client that stops reading
 //!
 //! A stream whose client has stopped reading is not polled while its
@@ -53,9 +60,12 @@
 //!
 //! # Compression
 //!
-//! `warp::compression::gzip()` compresses and buffers whatever it wraps,
-//! event streams included, so a client sees nothing until a buffer fills.
-//! Wrap only the routes that are not event streams:
+//! `warp::compression::gzip()` (with warp's `compression` feature;
+//! `warp::filters::compression::gzip()` with `compression-gzip` alone)
+//! compresses and buffers whatever it wraps, event streams included, so a
+//! client sees nothing until a buffer fills. It also ignores the request's
+//! `Accept-Encoding`, so add that check (and `Vary: accept-encoding`)
+//! yourself. Wrap only the routes that are not event streams:
 //!
 //! ```
 //! use warp::Filter;
@@ -124,7 +134,7 @@ where
 /// use warp::Filter;
 ///
 /// let route = ssekit_warp::last_event_id()
-///     .map(|last: Option<ssekit::LastEventId>| format!("{last:?}"));
+///     .map(|last: Option<ssekit_warp::LastEventId>| format!("{last:?}"));
 /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
 /// let reply = warp::test::request()
 ///     .header("last-event-id", "€42")
