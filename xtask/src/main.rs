@@ -1,6 +1,7 @@
 //! The project's tasks: `cargo xtask <task>`.
 //!
 //! - `ci`: everything CI checks, in the order that fails fastest.
+//! - `conformance`: the conformance suite's results, as the README's table.
 //!
 //! It has no dependencies, so it compiles in a moment.
 
@@ -10,14 +11,16 @@ use std::process::{Command, ExitCode};
 use std::time::Instant;
 
 mod ci;
+mod conformance;
 
 fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci::run(),
+        Some("conformance") => conformance::run(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <task>\n\ntasks:\n  ci    format, lint, test and document everything, as CI does"
+                "usage: cargo xtask <task>\n\ntasks:\n  ci            format, lint, test and document everything, as CI does\n  conformance   run the conformance suite and write its table into README.md"
             );
             return ExitCode::from(2);
         }
