@@ -3,78 +3,23 @@
 
 use std::time::Duration;
 
-use http_body_util::BodyExt;
-use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
-use ssekit::Decoder;
-use ssekit::decode::Item;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::oneshot;
+use ssekit_test_support::{
+    Client, PATIENCE, Reader, SECOND, TestServer, assert_sse_head, body_bytes, event, last_retry,
+};
+use tokio::net::TcpListener;
 
-struct Server {
-    addr: std::net::SocketAddr,
-    stop: oneshot::Sender<()>,
-    done: tokio::task::JoinHandle<std::io::Result<()>>,
-}
-
-async fn start() -> Server {
+async fn start() -> TestServer {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let done = tokio::spawn(example_hyper::serve(listener, async {
-        let _ = stopped.await;
-    }));
-    Server { addr, stop, done }
-}
-
-async fn get(
-    addr: std::net::SocketAddr,
-    path: &str,
-    last_event_id: Option<&str>,
-) -> http::Response<Incoming> {
-    let socket = TcpStream::connect(addr).await.unwrap();
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(socket))
-        .await
-        .unwrap();
-    tokio::spawn(connection);
-    let mut request = http::Request::get(path).header("accept", "text/event-stream");
-    if let Some(id) = last_event_id {
-        request = request.header("last-event-id", id);
-    }
-    sender
-        .send_request(
-            request
-                .body(http_body_util::Empty::<bytes::Bytes>::new())
-                .unwrap(),
-        )
-        .await
-        .unwrap()
-}
-
-/// Reads frames until `count` events have arrived.
-async fn events(body: &mut Incoming, decoder: &mut Decoder, count: usize) -> Vec<(String, String)> {
-    let mut events = Vec::new();
-    while events.len() < count {
-        let frame = body.frame().await.expect("the stream ended early").unwrap();
-        let Ok(data) = frame.into_data() else {
-            continue;
-        };
-        for item in decoder.feed(&data) {
-            if let Item::Event(event) = item.unwrap() {
-                assert_eq!(event.event_type, "tick");
-                events.push((event.last_event_id, event.data));
-            }
-        }
-    }
-    events
+    TestServer::spawn(addr, |signal| example_hyper::serve(listener, signal))
 }
 
 #[tokio::test]
 async fn serves_the_page() {
     let server = start().await;
-    let response = get(server.addr, "/", None).await;
+    let response = Client::h1(server.addr).await.get_once("/", &[]).await;
     assert_eq!(response.status(), 200);
-    let page = response.into_body().collect().await.unwrap().to_bytes();
+    let page = body_bytes(response).await;
     assert!(
         std::str::from_utf8(&page)
             .unwrap()
@@ -85,60 +30,50 @@ async fn serves_the_page() {
 #[tokio::test]
 async fn streams_ticks_and_resumes_after_the_last_event_id() {
     let server = start().await;
-    let response = get(server.addr, "/events?interval_ms=10", Some("41")).await;
-    assert_eq!(response.status(), 200);
-    let headers = response.headers();
-    assert_eq!(headers["content-type"], "text/event-stream");
-    assert_eq!(headers["cache-control"], "no-cache, no-transform");
-    assert_eq!(headers["x-accel-buffering"], "no");
-    assert!(!headers.contains_key("content-length"));
-    let mut body = response.into_body();
-    let got = events(&mut body, &mut Decoder::new(), 3).await;
+    let response = Client::h1(server.addr)
+        .await
+        .get_once(
+            "/events?interval_ms=10",
+            &[("accept", b"text/event-stream"), ("last-event-id", b"41")],
+        )
+        .await;
+    assert_sse_head(&response);
     assert_eq!(
-        got,
+        response.headers()["cache-control"],
+        "no-cache, no-transform"
+    );
+    let mut reader = Reader::new(response);
+    assert_eq!(
+        reader.events(3, PATIENCE).await,
         [
-            ("42".to_owned(), "tick 42".to_owned()),
-            ("43".to_owned(), "tick 43".to_owned()),
-            ("44".to_owned(), "tick 44".to_owned())
+            event("tick", "42", "tick 42"),
+            event("tick", "43", "tick 43"),
+            event("tick", "44", "tick 44"),
         ]
     );
 }
 
 #[tokio::test]
 async fn shutdown_ends_open_streams_cleanly_and_promptly() {
-    let server = start().await;
-    let mut bodies = Vec::new();
+    let mut server = start().await;
+    let mut readers = Vec::new();
     for _ in 0..20 {
-        let response = get(server.addr, "/events", None).await;
-        let mut body = response.into_body();
-        let mut decoder = Decoder::new();
-        events(&mut body, &mut decoder, 1).await;
-        bodies.push((body, decoder));
+        let response = Client::h1(server.addr).await.get_once("/events", &[]).await;
+        let mut reader = Reader::new(response);
+        assert_eq!(reader.events(1, PATIENCE).await[0].event_type, "tick");
+        readers.push(reader);
     }
     let started = tokio::time::Instant::now();
-    server.stop.send(()).unwrap();
-    for (mut body, mut decoder) in bodies {
-        let mut retry = None;
+    assert!(server.trigger(), "the server stopped before the signal");
+    for mut reader in readers {
         // A clean end: the body finishes (a reset would be an error here).
-        while let Some(frame) = tokio::time::timeout(Duration::from_secs(1), body.frame())
-            .await
-            .expect("the stream did not end within 1 s")
-        {
-            if let Ok(data) = frame.unwrap().into_data() {
-                for item in decoder.feed(&data) {
-                    if let Item::Retry(after) = item.unwrap() {
-                        retry = Some(after);
-                    }
-                }
-            }
-        }
-        let retry = retry.expect("a retry hint before the end");
+        let items = reader.items_to_end(SECOND).await;
+        let retry = last_retry(&items).expect("a retry hint before the end");
         assert!((Duration::from_secs(1)..=Duration::from_secs(3)).contains(&retry));
     }
-    tokio::time::timeout(Duration::from_secs(1), server.done)
-        .await
-        .expect("the server did not finish its graceful shutdown within 1 s")
-        .unwrap()
-        .unwrap();
-    assert!(started.elapsed() < Duration::from_secs(1));
+    assert!(
+        server.finished_within(SECOND).await,
+        "the server did not finish its graceful shutdown within 1 s"
+    );
+    assert!(started.elapsed() < SECOND);
 }

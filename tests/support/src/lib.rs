@@ -1,6 +1,6 @@
-//! Test helpers shared by the layer's and the adapters' tests: a real
-//! server on a loopback port, HTTP/1.1 and h2c clients, and a reader that
-//! decodes an event stream as it arrives.
+//! Test helpers shared by the layer's, the adapters' and the examples'
+//! tests: a real server on a loopback port, HTTP/1.1 and h2c clients, and a
+//! reader that decodes an event stream as it arrives.
 
 use std::collections::VecDeque;
 use std::future::{Future, IntoFuture};
@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::serve::ListenerExt;
 use bytes::Bytes;
-use http::{HeaderValue, Request, Response, Version, header};
-use http_body_util::{BodyExt, Empty};
+use http::{HeaderValue, Method, Request, Response, Version, header};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::client::conn::{http1, http2};
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -24,12 +24,18 @@ use tokio::task::JoinHandle;
 /// A generous bound for anything that should happen "at once".
 pub const SECOND: Duration = Duration::from_secs(1);
 
-/// The graceful-shutdown signal handed to [`TestServer::start_with`]: it
-/// resolves when [`TestServer::trigger`] is called.
+/// How long a test waits for what should come soon where the time is not
+/// under test: only there so that a broken test fails instead of hanging.
+pub const PATIENCE: Duration = Duration::from_secs(5);
+
+/// The graceful-shutdown signal handed to [`TestServer::start_with`] and
+/// [`TestServer::spawn`]: it resolves when [`TestServer::trigger`] is
+/// called.
 pub type Signal = Pin<Box<dyn Future<Output = ()> + Send>>;
 
-/// `axum::serve` on 127.0.0.1:0, in a spawned task, with a graceful-shutdown
-/// trigger. Dropping it aborts the server.
+/// A server in a spawned task, with a graceful-shutdown trigger: an axum
+/// [`Router`] on 127.0.0.1:0 ([`start`](Self::start)), or any server future
+/// ([`spawn`](Self::spawn)). Dropping it aborts the server.
 #[derive(Debug)]
 pub struct TestServer {
     /// Where it listens.
@@ -52,16 +58,27 @@ impl TestServer {
     {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let (trigger, triggered) = oneshot::channel::<()>();
-        let signal = make_signal(Box::pin(async move {
-            let _ = triggered.await;
-        }));
         let listener = listener.tap_io(|socket: &mut TcpStream| {
             let _ = socket.set_nodelay(true);
         });
-        let serve = axum::serve(listener, app)
-            .with_graceful_shutdown(signal)
-            .into_future();
+        Self::spawn(addr, |signal| {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(make_signal(signal))
+                .into_future()
+        })
+    }
+
+    /// Spawns the server future that `serve` builds around the
+    /// graceful-shutdown signal, for a server already listening on `addr`
+    /// (an example's own `serve` function, say).
+    pub fn spawn<F>(addr: SocketAddr, serve: impl FnOnce(Signal) -> F) -> Self
+    where
+        F: Future<Output = std::io::Result<()>> + Send + 'static,
+    {
+        let (trigger, triggered) = oneshot::channel::<()>();
+        let serve = serve(Box::pin(async move {
+            let _ = triggered.await;
+        }));
         Self {
             addr,
             trigger: Some(trigger),
@@ -69,11 +86,13 @@ impl TestServer {
         }
     }
 
-    /// Starts the graceful shutdown.
-    pub fn trigger(&mut self) {
-        if let Some(trigger) = self.trigger.take() {
-            let _ = trigger.send(());
-        }
+    /// Starts the graceful shutdown. Returns whether the signal got to the
+    /// server: `false` if the server had already dropped it (it stopped
+    /// early), or on a second call.
+    pub fn trigger(&mut self) -> bool {
+        self.trigger
+            .take()
+            .is_some_and(|trigger| trigger.send(()).is_ok())
     }
 
     /// Whether the serve future finished (successfully) within `limit`.
@@ -82,7 +101,7 @@ impl TestServer {
             Ok(result) => {
                 result
                     .expect("the server task panicked")
-                    .expect("axum::serve failed");
+                    .expect("the server failed");
                 true
             }
             Err(_) => false,
@@ -98,17 +117,19 @@ impl Drop for TestServer {
 
 #[derive(Debug)]
 enum Sender {
-    H1(http1::SendRequest<Empty<Bytes>>),
-    H2(http2::SendRequest<Empty<Bytes>>),
+    H1(http1::SendRequest<Full<Bytes>>),
+    H2(http2::SendRequest<Full<Bytes>>),
 }
 
-/// One client connection, HTTP/1.1 or h2c with prior knowledge. Dropping it
-/// closes the socket.
+/// One client connection, HTTP/1.1 or h2c with prior knowledge. Its
+/// requests carry a `Host` header (HTTP/1.1) or an absolute URI (HTTP/2).
+/// Dropping it closes the socket, unless a `*_once` method consumed it.
 #[derive(Debug)]
 pub struct Client {
     addr: SocketAddr,
     sender: Sender,
-    conn: JoinHandle<()>,
+    /// The connection's task; `None` once let go by a `*_once` method.
+    conn: Option<JoinHandle<()>>,
 }
 
 impl Client {
@@ -119,9 +140,9 @@ impl Client {
         Self {
             addr,
             sender: Sender::H1(sender),
-            conn: tokio::spawn(async move {
+            conn: Some(tokio::spawn(async move {
                 let _ = conn.await;
-            }),
+            })),
         }
     }
 
@@ -132,9 +153,9 @@ impl Client {
         Self {
             addr,
             sender: Sender::H2(sender),
-            conn: tokio::spawn(async move {
+            conn: Some(tokio::spawn(async move {
                 let _ = conn.await;
-            }),
+            })),
         }
     }
 
@@ -154,16 +175,31 @@ impl Client {
 
     /// `GET path` with extra headers, each value given as raw bytes.
     pub async fn get_with(&mut self, path: &str, headers: &[(&str, &[u8])]) -> Response<Incoming> {
+        self.send(Method::GET, path, headers, Bytes::new()).await
+    }
+
+    /// `method path` with extra headers, each value given as raw bytes, and
+    /// `body` (an empty one is sent as no body at all).
+    pub async fn send(
+        &mut self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &[u8])],
+        body: Bytes,
+    ) -> Response<Incoming> {
+        let request = Request::builder().method(method);
         let mut request = match self.sender {
-            Sender::H1(_) => Request::get(path).header(header::HOST, self.addr.to_string()),
-            Sender::H2(_) => {
-                Request::get(format!("http://{}{path}", self.addr)).version(Version::HTTP_2)
-            }
+            Sender::H1(_) => request
+                .uri(path)
+                .header(header::HOST, self.addr.to_string()),
+            Sender::H2(_) => request
+                .uri(format!("http://{}{path}", self.addr))
+                .version(Version::HTTP_2),
         };
         for (name, value) in headers {
             request = request.header(*name, HeaderValue::from_bytes(value).unwrap());
         }
-        let request = request.body(Empty::new()).unwrap();
+        let request = request.body(Full::new(body)).unwrap();
         let response = match &mut self.sender {
             Sender::H1(sender) => {
                 sender.ready().await.unwrap();
@@ -176,11 +212,39 @@ impl Client {
         };
         response.unwrap()
     }
+
+    /// [`get_with`](Self::get_with) as the one request of this client,
+    /// which it consumes: the connection is left to run, so the response's
+    /// body can be read with the client gone. For a request on a connection
+    /// of its own: `Client::h1(addr).await.get_once(path, headers)`.
+    pub async fn get_once(self, path: &str, headers: &[(&str, &[u8])]) -> Response<Incoming> {
+        self.send_once(Method::GET, path, headers, Bytes::new())
+            .await
+    }
+
+    /// [`send`](Self::send) as the one request of this client, which it
+    /// consumes: the connection is left to run, so the response's body can
+    /// be read with the client gone (hyper closes it once it has nothing
+    /// left to do).
+    pub async fn send_once(
+        mut self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &[u8])],
+        body: Bytes,
+    ) -> Response<Incoming> {
+        let response = self.send(method, path, headers, body).await;
+        // Dropping the handle detaches the task instead of aborting it.
+        drop(self.conn.take());
+        response
+    }
 }
 
 impl Drop for Client {
     fn drop(&mut self) {
-        self.conn.abort();
+        if let Some(conn) = &self.conn {
+            conn.abort();
+        }
     }
 }
 
@@ -291,6 +355,19 @@ impl Reader {
         }
     }
 
+    /// The next `count` dispatched events, skipping comments and `retry`
+    /// fields, all within `limit`. Panics on a timeout, an end or an error
+    /// first.
+    pub async fn events(&mut self, count: usize, limit: Duration) -> Vec<MessageEvent> {
+        let deadline = Instant::now() + limit;
+        let mut events = Vec::with_capacity(count);
+        while events.len() < count {
+            let left = deadline.saturating_duration_since(Instant::now());
+            events.push(self.next_event(left).await.0);
+        }
+        events
+    }
+
     /// Reads to the end: `Ok` on a clean end, `Err` on an error or a
     /// timeout after `limit`.
     pub async fn read_to_end(&mut self, limit: Duration) -> Result<(), String> {
@@ -309,6 +386,16 @@ impl Reader {
     pub fn take_items(&mut self) -> Vec<Item> {
         self.items.drain(..).map(|(item, _)| item).collect()
     }
+
+    /// Reads to the clean end, within `limit`, and returns every item
+    /// decoded and not yet taken. Panics on an error (a reset, a broken
+    /// chunked encoding) or a timeout first.
+    pub async fn items_to_end(&mut self, limit: Duration) -> Vec<Item> {
+        if let Err(error) = self.read_to_end(limit).await {
+            panic!("the body did not end cleanly within {limit:?}: {error}");
+        }
+        self.take_items()
+    }
 }
 
 /// The whole body of a response that must end cleanly within a second.
@@ -326,6 +413,24 @@ pub fn message(data: &str) -> Item {
         event_type: "message".to_owned(),
         data: data.to_owned(),
         last_event_id: String::new(),
+    })
+}
+
+/// An event as `EventSource` delivers it: its type, the last event id at
+/// that point, and its data.
+pub fn event(event_type: &str, last_event_id: &str, data: &str) -> MessageEvent {
+    MessageEvent {
+        event_type: event_type.to_owned(),
+        data: data.to_owned(),
+        last_event_id: last_event_id.to_owned(),
+    }
+}
+
+/// The last `retry` field among `items`, if any.
+pub fn last_retry(items: &[Item]) -> Option<Duration> {
+    items.iter().rev().find_map(|item| match item {
+        Item::Retry(after) => Some(*after),
+        _ => None,
     })
 }
 
