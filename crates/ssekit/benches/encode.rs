@@ -75,6 +75,8 @@ fn inputs() -> Vec<Input> {
 
 // ---- the libraries, one function per way of producing wire bytes ----
 
+// Kept out of line so instructions/event can be counted per call.
+#[inline(never)]
 fn ssekit_encode(data: &str) -> Bytes {
     ssekit::Event::default()
         .id(ID)
@@ -84,6 +86,8 @@ fn ssekit_encode(data: &str) -> Bytes {
         .into_bytes()
 }
 
+// Kept out of line so instructions/event can be counted per call.
+#[inline(never)]
 fn warp_encode(data: &str) -> Bytes {
     // `Into<String>`: warp copies both fields into Strings of its own.
     let event = warp::sse::Event::default().id(ID).data(data);
@@ -125,6 +129,8 @@ fn axum_body(data: &'static str) -> AxumBody {
         .into_body()
 }
 
+// Kept out of line so instructions/event can be counted per call.
+#[inline(never)]
 fn poll_ssekit(body: &mut Pin<Box<impl Stream<Item = Bytes>>>, cx: &mut Context<'_>) -> Bytes {
     match body.as_mut().poll_next(cx) {
         Poll::Ready(Some(frame)) => frame,
@@ -132,6 +138,8 @@ fn poll_ssekit(body: &mut Pin<Box<impl Stream<Item = Bytes>>>, cx: &mut Context<
     }
 }
 
+// Kept out of line so instructions/event can be counted per call.
+#[inline(never)]
 fn poll_axum(body: &mut AxumBody, cx: &mut Context<'_>) -> Bytes {
     match Pin::new(body).poll_frame(cx) {
         Poll::Ready(Some(Ok(frame))) => match frame.into_data() {

@@ -76,29 +76,49 @@ impl Fields {
         }
     }
 
-    fn push(&mut self, parts: &[&[u8]]) {
-        let added: usize = parts.iter().map(|part| part.len()).sum();
+    /// Appends `name`, `value` and a line end.
+    fn push_line(&mut self, name: &[u8], value: &[u8]) {
         if let Self::Inline { buf, len } = self {
             let start = usize::from(*len);
-            if let Some(room) = buf.get_mut(start..start + added)
-                && let Ok(end) = u8::try_from(start + added)
-            {
-                let mut at = 0;
-                for part in parts {
-                    room[at..at + part.len()].copy_from_slice(part);
-                    at += part.len();
-                }
-                *len = end;
+            let value_at = start + name.len();
+            let end = value_at + value.len() + 1;
+            if let (Some(room), Ok(new_len)) = (buf.get_mut(start..end), u8::try_from(end)) {
+                let (name_room, rest) = room.split_at_mut(name.len());
+                let (value_room, line_end) = rest.split_at_mut(value.len());
+                name_room.copy_from_slice(name);
+                value_room.copy_from_slice(value);
+                line_end[0] = b'\n';
+                *len = new_len;
                 return;
             }
-            let mut spilled = Vec::with_capacity(start + added + GAP);
+            let mut spilled = Vec::with_capacity(end + GAP);
             spilled.extend_from_slice(&buf[..start]);
             *self = Self::Spilled(spilled);
         }
         if let Self::Spilled(vec) = self {
-            for part in parts {
-                vec.extend_from_slice(part);
+            vec.extend_from_slice(name);
+            vec.extend_from_slice(value);
+            vec.push(b'\n');
+        }
+    }
+
+    /// Appends lines already encoded.
+    fn push_encoded(&mut self, lines: &[u8]) {
+        match self {
+            Self::Inline { buf, len } => {
+                let start = usize::from(*len);
+                let end = start + lines.len();
+                if let (Some(room), Ok(new_len)) = (buf.get_mut(start..end), u8::try_from(end)) {
+                    room.copy_from_slice(lines);
+                    *len = new_len;
+                    return;
+                }
+                let mut spilled = Vec::with_capacity(end + GAP);
+                spilled.extend_from_slice(&buf[..start]);
+                spilled.extend_from_slice(lines);
+                *self = Self::Spilled(spilled);
             }
+            Self::Spilled(vec) => vec.extend_from_slice(lines),
         }
     }
 }
@@ -116,8 +136,8 @@ impl Event {
     /// ```
     #[must_use]
     pub fn data(mut self, data: impl AsRef<str>) -> Self {
-        let text = data.as_ref().as_bytes();
-        let size = Lines::new(text).encoded_len(DATA);
+        let lines = Lines::new(data.as_ref().as_bytes());
+        let size = lines.encoded_len(DATA);
         if self.data.is_empty() {
             // Exactly what `encode` will need: the fields' room, the data
             // and the closing blank line. Nothing is ever moved or grown.
@@ -126,7 +146,7 @@ impl Event {
         } else {
             self.data.reserve(size + 1);
         }
-        Lines::new(text).write(DATA, &mut self.data);
+        lines.write(DATA, &mut self.data);
         self
     }
 
@@ -146,10 +166,10 @@ impl Event {
     /// ```
     pub fn event(mut self, event: impl AsRef<str>) -> Result<Self, EventError> {
         let event = event.as_ref().as_bytes();
-        if let Some(at) = memchr::memchr2(b'\r', b'\n', event) {
+        if let Some(at) = find_break(event, false) {
             return Err(EventError::forbidden("event", event[at], at));
         }
-        self.fields.push(&[b"event: ", event, b"\n"]);
+        self.fields.push_line(b"event: ", event);
         Ok(self)
     }
 
@@ -169,10 +189,10 @@ impl Event {
     /// ```
     pub fn id(mut self, id: impl AsRef<str>) -> Result<Self, EventError> {
         let id = id.as_ref().as_bytes();
-        if let Some(at) = memchr::memchr3(b'\r', b'\n', b'\0', id) {
+        if let Some(at) = find_break(id, true) {
             return Err(EventError::forbidden("id", id[at], at));
         }
-        self.fields.push(&[b"id: ", id, b"\n"]);
+        self.fields.push_line(b"id: ", id);
         Ok(self)
     }
 
@@ -189,7 +209,7 @@ impl Event {
     pub fn retry(mut self, retry: Duration) -> Self {
         let mut digits = [0u8; 39];
         let ms = write_decimal(retry.as_millis(), &mut digits);
-        self.fields.push(&[b"retry: ", ms, b"\n"]);
+        self.fields.push_line(b"retry: ", ms);
         self
     }
 
@@ -204,9 +224,10 @@ impl Event {
     #[must_use]
     pub fn comment(mut self, comment: impl AsRef<str>) -> Self {
         let text = comment.as_ref().as_bytes();
-        let mut lines = Vec::with_capacity(Lines::new(text).encoded_len(COMMENT));
-        Lines::new(text).write(COMMENT, &mut lines);
-        self.fields.push(&[&lines]);
+        let lines = Lines::new(text);
+        let mut encoded = Vec::with_capacity(lines.encoded_len(COMMENT));
+        lines.write(COMMENT, &mut encoded);
+        self.fields.push_encoded(&encoded);
         self
     }
 
@@ -294,61 +315,105 @@ impl Event {
 const DATA: &[u8] = b"data: ";
 const COMMENT: &[u8] = b": ";
 
+/// Below this many bytes a plain loop finds a byte sooner than a SIMD
+/// search, whose set-up costs more than the search itself.
+const SHORT: usize = 32;
+
+/// The first CR or LF in `text`, or NUL too when `nul`: what ends a field
+/// early. Short text is searched with a plain loop.
+fn find_break(text: &[u8], nul: bool) -> Option<usize> {
+    let is_break = |b: u8| b == b'\r' || b == b'\n' || (nul && b == 0);
+    match (text.len() < SHORT, nul) {
+        (true, _) => text.iter().position(|&b| is_break(b)),
+        (false, true) => memchr::memchr3(b'\r', b'\n', 0, text),
+        (false, false) => memchr::memchr2(b'\r', b'\n', text),
+    }
+}
+
 /// Text split into lines at CR, LF and CRLF.
 struct Lines<'a> {
     text: &'a [u8],
-    /// Whether any CR is in the text; without one, the lines are found
-    /// with a single-byte search, which is twice as fast.
-    has_cr: bool,
+    breaks: Breaks,
+}
+
+/// What ends the lines: knowing it picks the cheapest way to split them.
+#[derive(Clone, Copy)]
+enum Breaks {
+    /// One line: the common case, written with no further search.
+    None,
+    /// LF only: found with a single-byte search, twice as fast.
+    Lf,
+    /// CR among them.
+    Any,
 }
 
 impl<'a> Lines<'a> {
     fn new(text: &'a [u8]) -> Self {
-        Self {
-            text,
-            has_cr: memchr::memchr(b'\r', text).is_some(),
-        }
+        let breaks = match find_break(text, false) {
+            None => Breaks::None,
+            Some(at) if memchr::memchr(b'\r', &text[at..]).is_some() => Breaks::Any,
+            Some(_) => Breaks::Lf,
+        };
+        Self { text, breaks }
     }
 
     /// The bytes of the lines, each written as `prefix`, line, LF.
     fn encoded_len(&self, prefix: &[u8]) -> usize {
-        let (lines, break_bytes) = if self.has_cr {
-            let mut lines = 1;
-            let mut crlf = 0;
-            for at in memchr::memchr2_iter(b'\r', b'\n', self.text) {
-                if self.text[at] == b'\n' && at > 0 && self.text[at - 1] == b'\r' {
-                    crlf += 1;
-                } else {
-                    lines += 1;
-                }
+        let (lines, break_bytes) = match self.breaks {
+            Breaks::None => (1, 0),
+            Breaks::Lf => {
+                let breaks = memchr::memchr_iter(b'\n', self.text).count();
+                (breaks + 1, breaks)
             }
-            (lines, lines - 1 + crlf)
-        } else {
-            let breaks = memchr::memchr_iter(b'\n', self.text).count();
-            (breaks + 1, breaks)
+            Breaks::Any => {
+                let mut lines = 1;
+                let mut crlf = 0;
+                for at in memchr::memchr2_iter(b'\r', b'\n', self.text) {
+                    if self.text[at] == b'\n' && at > 0 && self.text[at - 1] == b'\r' {
+                        crlf += 1;
+                    } else {
+                        lines += 1;
+                    }
+                }
+                (lines, lines - 1 + crlf)
+            }
         };
         self.text.len() - break_bytes + lines * (prefix.len() + 1)
     }
 
     fn write(&self, prefix: &[u8], out: &mut Vec<u8>) {
-        let mut rest = self.text;
-        loop {
-            let found = if self.has_cr {
-                memchr::memchr2(b'\r', b'\n', rest)
-            } else {
-                memchr::memchr(b'\n', rest)
-            };
-            let Some(at) = found else { break };
-            out.extend_from_slice(prefix);
-            out.extend_from_slice(&rest[..at]);
-            out.push(b'\n');
-            let crlf = rest[at] == b'\r' && rest.get(at + 1) == Some(&b'\n');
-            rest = &rest[at + 1 + usize::from(crlf)..];
+        let text = self.text;
+        let mut start = 0;
+        match self.breaks {
+            Breaks::None => {}
+            // One iterator for the whole text: a search per line would set
+            // itself up again for every line.
+            Breaks::Lf => {
+                for end in memchr::memchr_iter(b'\n', text) {
+                    line(prefix, &text[start..end], out);
+                    start = end + 1;
+                }
+            }
+            Breaks::Any => {
+                for end in memchr::memchr2_iter(b'\r', b'\n', text) {
+                    if end == start && end > 0 && text[end] == b'\n' && text[end - 1] == b'\r' {
+                        // The LF of a CRLF: its line already ended at the CR.
+                        start = end + 1;
+                        continue;
+                    }
+                    line(prefix, &text[start..end], out);
+                    start = end + 1;
+                }
+            }
         }
-        out.extend_from_slice(prefix);
-        out.extend_from_slice(rest);
-        out.push(b'\n');
+        line(prefix, &text[start..], out);
     }
+}
+
+fn line(prefix: &[u8], line: &[u8], out: &mut Vec<u8>) {
+    out.extend_from_slice(prefix);
+    out.extend_from_slice(line);
+    out.push(b'\n');
 }
 
 /// Writes `n` in decimal into the end of `buf`; returns the digits.
