@@ -3,6 +3,7 @@
 use crate::step;
 
 pub(crate) fn run() -> Result<(), String> {
+    crate::system::ensure()?;
     let cargo = &std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     step("format", cargo, &["fmt", "--all", "--", "--check"], &[])?;
     step(

@@ -12,6 +12,7 @@ use std::time::Instant;
 
 mod ci;
 mod conformance;
+mod system;
 
 fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();

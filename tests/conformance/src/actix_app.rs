@@ -15,7 +15,7 @@ use crate::params::{
     BadRequest, EchoParams, EventsParams, IdleParams, LastEventIdParams, ProbeParams, TicksParams,
 };
 use crate::scenarios::{self, Events, EventsReply, HUB_NOT_IMPLEMENTED, Plan, Probes, StatusReply};
-use crate::server::{DRAIN_LIMIT, announce, termination};
+use crate::server::{BROWSER_PAGE, DRAIN_LIMIT, announce, termination};
 
 /// Serves the scenarios on 127.0.0.1:`port` until SIGTERM or SIGINT. Runs
 /// inside an actix `System`.
@@ -41,6 +41,7 @@ pub(crate) async fn serve(port: u16) -> io::Result<()> {
             .route("/hub/subscribe", web::route().to(hub))
             .route("/hub/publish", web::route().to(hub))
             .route("/hub/stats", web::route().to(hub))
+            .route("/browser", web::get().to(browser_page))
     })
     // Notices a client that closed its socket at once.
     .h1_allow_half_closed(false)
@@ -148,4 +149,10 @@ async fn hub() -> HttpResponse {
     HttpResponse::NotImplemented()
         .content_type("text/plain; charset=utf-8")
         .body(HUB_NOT_IMPLEMENTED)
+}
+
+async fn browser_page() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(BROWSER_PAGE)
 }

@@ -9,7 +9,7 @@ use std::net::Ipv4Addr;
 use axum::Router;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{any, get};
 use ssekit_axum::{Disconnect, Farewell, LastEventId, Sse, SseLayer, StopReconnecting};
 use tokio::net::TcpListener;
@@ -19,7 +19,7 @@ use crate::params::{
     BadRequest, EchoParams, EventsParams, IdleParams, LastEventIdParams, ProbeParams, TicksParams,
 };
 use crate::scenarios::{self, Events, EventsReply, HUB_NOT_IMPLEMENTED, Plan, Probes, StatusReply};
-use crate::server::{Always, DRAIN_LIMIT, announce, termination};
+use crate::server::{Always, BROWSER_PAGE, DRAIN_LIMIT, announce, termination};
 
 /// Serves the scenarios on 127.0.0.1:`port` until SIGTERM or SIGINT.
 pub(crate) async fn serve(port: u16) -> io::Result<()> {
@@ -57,6 +57,7 @@ fn app(sse: SseLayer) -> Router {
         .route("/hub/subscribe", any(hub))
         .route("/hub/publish", any(hub))
         .route("/hub/stats", any(hub))
+        .route("/browser", get(|| async { Html(BROWSER_PAGE) }))
         .with_state(Probes::default())
         // The SSE layer inside the compression layer (added first), so
         // compression sees each stream's `Content-Encoding: identity`.

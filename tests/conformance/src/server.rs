@@ -15,6 +15,10 @@ use tower_http::compression::predicate::Predicate;
 /// well within the contract's 5 s.
 pub(crate) const DRAIN_LIMIT: Duration = Duration::from_secs(4);
 
+/// `GET /browser`: the page (`text/html`) through which the browser suite
+/// drives a real `EventSource` on the server's own origin.
+pub(crate) const BROWSER_PAGE: &str = include_str!("browser.html");
+
 /// Prints the one line that says the server accepts connections.
 pub(crate) fn announce(addr: SocketAddr) -> io::Result<()> {
     let mut out = io::stdout().lock();

@@ -24,7 +24,7 @@ use crate::params::{
     BadRequest, EchoParams, EventsParams, IdleParams, LastEventIdParams, ProbeParams, TicksParams,
 };
 use crate::scenarios::{self, Events, EventsReply, HUB_NOT_IMPLEMENTED, Plan, Probes, StatusReply};
-use crate::server::{Always, DRAIN_LIMIT, announce, termination};
+use crate::server::{Always, BROWSER_PAGE, DRAIN_LIMIT, announce, termination};
 
 /// Serves the scenarios on 127.0.0.1:`port` until SIGTERM or SIGINT.
 pub(crate) async fn serve(port: u16) -> io::Result<()> {
@@ -218,6 +218,9 @@ fn routes(probes: Probes) -> impl Filter<Extract = (Response,), Error = Rejectio
             warp::reply::with_status(HUB_NOT_IMPLEMENTED, StatusCode::NOT_IMPLEMENTED)
                 .into_response()
         });
+    let browser = warp::path!("browser")
+        .and(warp::get())
+        .map(|| warp::reply::html(BROWSER_PAGE).into_response());
 
     events
         .or(echo)
@@ -235,5 +238,7 @@ fn routes(probes: Probes) -> impl Filter<Extract = (Response,), Error = Rejectio
         .or(status)
         .unify()
         .or(hub)
+        .unify()
+        .or(browser)
         .unify()
 }
