@@ -3,7 +3,6 @@
 //! on untouched, since a heartbeat written into gzip bytes would corrupt
 //! them, and say so through `tracing` once, not once per request.
 
-use std::io::Read;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -12,11 +11,10 @@ use axum::Router;
 use axum::response::sse::{Event, Sse};
 use axum::routing::get;
 use futures_util::stream;
-use http::Response;
+use ssekit_test_support::compression::{always, gunzip};
 use ssekit_test_support::{Client, TestServer, body_bytes};
 use ssekit_tower::SseLayer;
 use tower_http::compression::CompressionLayer;
-use tower_http::compression::predicate::Predicate;
 use tracing::{Level, Subscriber, span};
 
 /// Counts the warnings logged on this thread.
@@ -40,23 +38,6 @@ impl Subscriber for CountWarnings {
     fn exit(&self, _: &span::Id) {}
 }
 
-#[derive(Clone, Copy)]
-struct Always;
-
-impl Predicate for Always {
-    fn should_compress<B: http_body::Body>(&self, _: &Response<B>) -> bool {
-        true
-    }
-}
-
-fn gunzip(bytes: &[u8]) -> String {
-    let mut text = String::new();
-    flate2::read::GzDecoder::new(bytes)
-        .read_to_string(&mut text)
-        .unwrap();
-    text
-}
-
 // A current-thread runtime, so the server's tasks log on the thread whose
 // subscriber counts them.
 #[tokio::test]
@@ -72,7 +53,7 @@ async fn a_compressed_stream_passes_through_intact_with_one_warning() {
                 Sse::new(stream::iter(events))
             }),
         )
-        .layer(CompressionLayer::new().compress_when(Always))
+        .layer(CompressionLayer::new().compress_when(always))
         .layer(SseLayer::new().heartbeat(Duration::from_millis(10)));
     let server = TestServer::start(app).await;
 

@@ -29,6 +29,12 @@
 mod cases;
 #[path = "browser/driver.rs"]
 mod driver;
+// The echo table, shared with the wire suite; what only a decoder sees
+// (comments, `retry`, the last event ID without an event) and the wire
+// suite's 64 KB rows are unused here.
+#[allow(dead_code)]
+#[path = "support/echo_table.rs"]
+mod echo_table;
 // The wire suite's server helper; its signal and exit helpers are unused
 // here.
 #[allow(dead_code)]

@@ -1,6 +1,9 @@
 //! Test helpers shared by the layer's, the adapters' and the examples'
-//! tests: a real server on a loopback port, HTTP/1.1 and h2c clients, and a
-//! reader that decodes an event stream as it arrives.
+//! tests: a real server on a loopback port, HTTP/1.1 and h2c clients, a
+//! reader that decodes an event stream as it arrives, and (in
+//! [`compression`]) what the tests behind a compression layer share.
+
+pub mod compression;
 
 use std::collections::VecDeque;
 use std::future::{Future, IntoFuture};

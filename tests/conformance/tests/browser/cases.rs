@@ -9,6 +9,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::driver::{Browser, browser};
+use crate::echo_table::{
+    Row, data_line_end_rows, data_moderate_rows, data_text_rows, event_name_rows, id_rows,
+    retry_and_comment_rows,
+};
 use crate::server::{Adapter, Server};
 
 /// The most one case may take once it has the browser (server start and
@@ -191,44 +195,24 @@ impl Session {
 // The echo table
 // ----------------------------------------------------------------------
 
-/// One `/echo` request and what the browser must dispatch for it.
-#[derive(Debug, Clone)]
-struct Row {
-    name: String,
-    params: Vec<(&'static str, String)>,
-    /// The one event dispatched (type, data, lastEventId), or none.
-    sees: Option<(String, String, String)>,
-}
-
-fn row(name: &str) -> Row {
-    Row {
-        name: name.to_owned(),
-        params: Vec::new(),
-        sees: None,
-    }
-}
-
+/// The browser's view of a row: the one event it dispatches as `(type,
+/// data, lastEventId)`, or none.
 impl Row {
-    fn param(mut self, name: &'static str, value: &str) -> Self {
-        self.params.push((name, value.to_owned()));
-        self
-    }
-
-    fn sees(mut self, kind: &str, data: &str, last_event_id: &str) -> Self {
-        self.sees = Some((kind.to_owned(), data.to_owned(), last_event_id.to_owned()));
-        self
+    fn dispatched(&self) -> Option<(&str, &str, &str)> {
+        self.event.as_ref().map(|event| {
+            (
+                event.event_type.as_str(),
+                event.data.as_str(),
+                event.last_event_id.as_str(),
+            )
+        })
     }
 }
 
-/// A row with only `data`, dispatched as a `message` with data `seen`.
-fn data(name: &str, value: &str, seen: &str) -> Row {
-    row(name).param("data", value).sees("message", seen, "")
-}
-
-/// The wire suite's echo table (`tests/cases/echo.rs`), as far as a page can
-/// observe it: every row's dispatched event, its `type`, `data` (each line
-/// end of the data sent as LF, CR or CRLF arriving as LF) and
-/// `lastEventId`, or that nothing is dispatched.
+/// The echo table shared with the wire suite (`support/echo_table.rs`), as
+/// far as a page can observe it: every row's dispatched event, its `type`,
+/// `data` (each line end of the data sent as LF, CR or CRLF arriving as LF)
+/// and `lastEventId`, or that nothing is dispatched.
 ///
 /// What a page cannot observe is left to the wire suite, which checks it
 /// with two decoders: comments (a browser ignores them; here they only
@@ -237,196 +221,18 @@ fn data(name: &str, value: &str, seen: &str) -> Row {
 /// the last event ID of a block that dispatches nothing (`id` without
 /// `data`: `EventSource` exposes `lastEventId` only on events; the
 /// `unicode_last_event_id` case shows a browser sending the id it took). The
-/// large rows are smaller than the wire suite's 64 KB ones, which a page can
-/// send too but which only test the same path at a size where a failure
-/// message is hard to read.
+/// large rows are the table's moderate ones, smaller than the wire suite's
+/// 64 KB ones.
 fn echo_rows() -> Vec<Row> {
-    let mut rows = vec![
-        // Line ends inside data.
-        data("LF", "a\nb", "a\nb"),
-        data("CR", "a\rb", "a\nb"),
-        data("CRLF", "a\r\nb", "a\nb"),
-        data("LFCR", "a\n\rb", "a\n\nb"),
-        data("CR CRLF", "a\r\r\nb", "a\n\nb"),
-        data("trailing LF", "a\n", "a\n"),
-        data("trailing CR", "a\r", "a\n"),
-        data("trailing CRLF", "a\r\n", "a\n"),
-        data("trailing LFCR", "a\n\r", "a\n\n"),
-        data("leading LF", "\na", "\na"),
-        data("leading CR", "\ra", "\na"),
-        data("leading CRLF", "\r\na", "\na"),
-        data("only LF", "\n", "\n"),
-        data("only CR", "\r", "\n"),
-        data("only CRLF", "\r\n", "\n"),
-        data("only LFCR", "\n\r", "\n\n"),
-        data("only CR CR", "\r\r", "\n\n"),
-        data("only LF LF LF", "\n\n\n", "\n\n\n"),
-        data("blank lines inside", "a\n\n\nb", "a\n\n\nb"),
-        data(
-            "every mix",
-            "1\r2\n3\r\n4\n\r5\r\r\n6\r\n\r\n7",
-            "1\n2\n3\n4\n\n5\n\n6\n\n7",
-        ),
-        // Text.
-        data("plain", "hello", "hello"),
-        data("leading spaces", "  two spaces", "  two spaces"),
-        data("one space", " ", " "),
-        data("leading space on every line", " a\n b\r c", " a\n b\n c"),
-        data("trailing spaces", "x  ", "x  "),
-        data("leading tab", "\tx", "\tx"),
-        data("colons", "a:b: c", "a:b: c"),
-        data("leading colon", ": not a comment", ": not a comment"),
-        data(
-            "looks like fields",
-            "id: 666\nevent: forged",
-            "id: 666\nevent: forged",
-        ),
-        data(
-            "blank line then fields",
-            "x\n\nid: 666\nevent: forged\ndata: forged\n\n",
-            "x\n\nid: 666\nevent: forged\ndata: forged\n\n",
-        ),
-        row("empty data is dispatched")
-            .param("data", "")
-            .sees("message", "", ""),
-        // No data field: a browser dispatches nothing.
-        row("data absent, id given").param("id", "7"),
-        row("data absent, event given").param("event", "update"),
-        row("no fields at all"),
-        data("non-ASCII", "€ 日本語 🎉 ünï", "€ 日本語 🎉 ünï"),
-        // A U+FEFF is stripped only at the very start of the stream, and
-        // this one is inside a `data:` line.
-        data("leading U+FEFF", "\u{FEFF}x", "\u{FEFF}x"),
-        data("only U+FEFF", "\u{FEFF}", "\u{FEFF}"),
-        data("NUL", "a\0b", "a\0b"),
-        data(
-            "not SSE line ends (U+2028, NEL, VT, FF)",
-            "a\u{2028}b\u{85}c\u{b}d\u{c}e",
-            "a\u{2028}b\u{85}c\u{b}d\u{c}e",
-        ),
-        data(
-            "URL metacharacters",
-            "1+1=2 & 50% #x?y/z",
-            "1+1=2 & 50% #x?y/z",
-        ),
-        data("U+FFFD", "\u{FFFD}", "\u{FFFD}"),
-    ];
-
-    // Large data, moderately.
-    let one_line = "x".repeat(16_000);
-    let lf_lines = format!("{}\n", "y".repeat(1000)).repeat(16);
-    let crlf_lines = format!("{}\r\n", "z".repeat(1000)).repeat(16);
-    let crlf_seen = format!("{}\n", "z".repeat(1000)).repeat(16);
-    let multibyte = "é€🎉".repeat(1000);
-    rows.extend([
-        data("16,000 bytes on one line", &one_line, &one_line),
-        data("16 KB in LF lines", &lf_lines, &lf_lines),
-        data("16 KB in CRLF lines", &crlf_lines, &crlf_seen),
-        data("9 KB of multi-byte characters", &multibyte, &multibyte),
-    ]);
-
-    // Ids.
-    let long_id = "i".repeat(200);
-    for (name, id) in [
-        ("numeric id", "42"),
-        ("non-ASCII id", "€42"),
-        ("CJK id", "日本"),
-        ("id with spaces", " a b "),
-        ("id with colon", "a:b"),
-        ("empty id", ""),
-        ("id with U+FEFF", "\u{FEFF}1"),
-        ("200-byte id", long_id.as_str()),
-    ] {
-        rows.push(
-            row(name)
-                .param("id", id)
-                .param("data", "x")
-                .sees("message", "x", id),
-        );
-    }
-    rows.push(row("id only").param("id", "only-id"));
-    rows.push(row("non-ASCII id only").param("id", "€"));
-
-    // Event types: each is listened for with addEventListener (see
-    // `table_types`), and `message` with onmessage.
-    let long_name = "e".repeat(200);
-    for (name, event, seen) in [
-        ("named", "update", "update"),
-        ("empty name means message", "", "message"),
-        ("non-ASCII name", "ünïcødé €", "ünïcødé €"),
-        ("name with colon", "a:b", "a:b"),
-        ("name with colon and space", "a: b", "a: b"),
-        ("name with leading space", " lead", " lead"),
-        ("name with NUL", "a\0b", "a\0b"),
-        ("name `data`", "data", "data"),
-        ("200-byte name", long_name.as_str(), long_name.as_str()),
-    ] {
-        rows.push(
-            row(name)
-                .param("event", event)
-                .param("data", "x")
-                .sees(seen, "x", ""),
-        );
-    }
-    rows.push(
-        row("name, id and multi-line data")
-            .param("event", "upd")
-            .param("id", "9")
-            .param("data", "l1\r\nl2")
-            .sees("upd", "l1\nl2", "9"),
-    );
-
-    // retry: and comments: the event gets through, nothing is forged.
-    rows.extend([
-        row("retry")
-            .param("retry_ms", "1234")
-            .param("data", "x")
-            .sees("message", "x", ""),
-        row("retry 0")
-            .param("retry_ms", "0")
-            .param("data", "x")
-            .sees("message", "x", ""),
-        row("retry of an hour")
-            .param("retry_ms", "3600000")
-            .param("data", "x")
-            .sees("message", "x", ""),
-        row("retry only").param("retry_ms", "500"),
-        row("comment")
-            .param("comment", "hello")
-            .param("data", "x")
-            .sees("message", "x", ""),
-        row("empty comment")
-            .param("comment", "")
-            .param("data", "x")
-            .sees("message", "x", ""),
-        row("comment with LF")
-            .param("comment", "a\nb")
-            .param("data", "x")
-            .sees("message", "x", ""),
-        row("comment with CRLF and CR")
-            .param("comment", "a\r\nb\rc")
-            .param("data", "x")
-            .sees("message", "x", ""),
-        row("comment with a blank line")
-            .param("comment", "a\n\nb")
-            .param("data", "x")
-            .sees("message", "x", ""),
-        row("comment forging an event")
-            .param("comment", "x\n\ndata: forged\n\n")
-            .param("data", "real")
-            .sees("message", "real", ""),
-        row("comment forging an event, no data")
-            .param("comment", "x\n\nevent: upd\ndata: forged\n\n"),
-        row("comment only").param("comment", "just this"),
-        row("every field")
-            .param("retry_ms", "500")
-            .param("comment", "c")
-            .param("event", "upd")
-            .param("id", "9")
-            .param("data", "d1\nd2")
-            .sees("upd", "d1\nd2", "9"),
-    ]);
-    rows
+    [
+        data_line_end_rows(),
+        data_text_rows(),
+        data_moderate_rows(),
+        id_rows(),
+        event_name_rows(),
+        retry_and_comment_rows(),
+    ]
+    .concat()
 }
 
 /// Every event type the table sends or could be misread as: each source
@@ -522,11 +328,7 @@ pub(crate) async fn echo_table(session: &Session) {
             });
         }
         let seen: Vec<(&str, &str, &str)> = record.events.iter().map(Seen::fields).collect();
-        let expected: Vec<(&str, &str, &str)> = row
-            .sees
-            .iter()
-            .map(|(kind, data, id)| (kind.as_str(), data.as_str(), id.as_str()))
-            .collect();
+        let expected: Vec<(&str, &str, &str)> = row.dispatched().into_iter().collect();
         failures.check(seen == expected, || {
             format!(
                 "row {name:?}: dispatched {:?}, expected {:?}",

@@ -1,6 +1,8 @@
 //! What every case shares: the server process, the raw HTTP/1.1 client, the
-//! h2c client, and the SSE views of a response.
+//! h2c client, the SSE views of a response, and the echo table (which the
+//! browser suite shares too).
 
+pub(crate) mod echo_table;
 pub(crate) mod h1;
 pub(crate) mod h2;
 pub(crate) mod server;
