@@ -2,8 +2,8 @@
 //! adapter's public API the way its README shows a user.
 //!
 //! The contract is `shared/conformance/SCENARIOS.md`. What the endpoints
-//! send is written once, framework-free: [`params`] parses and checks the
-//! query parameters, [`scenarios`] builds the event streams (with ssekit's
+//! send is written once, framework-free: `params` parses and checks the
+//! query parameters, `scenarios` builds the event streams (with ssekit's
 //! public `Event` builder) and keeps the probe registry. Each adapter module
 //! (`axum_app`, `actix_app`, `warp_app`) only routes requests there and
 //! answers with its own `Sse`, extractors, "stop reconnecting" reply and
