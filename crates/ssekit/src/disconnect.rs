@@ -108,6 +108,15 @@ pub struct Notifier {
 impl Notifier {
     /// Fires the notification with `reason`. Later calls, and the drop, do
     /// nothing.
+    ///
+    /// ```
+    /// use ssekit::disconnect::{self, DisconnectReason};
+    ///
+    /// let (mut notifier, disconnect) = disconnect::pair();
+    /// notifier.notify(DisconnectReason::Shutdown);
+    /// notifier.notify(DisconnectReason::StreamEnded);
+    /// assert_eq!(disconnect.reason().unwrap().as_str(), "shutdown");
+    /// ```
     pub fn notify(&mut self, reason: DisconnectReason) {
         if std::mem::replace(&mut self.fired, true) {
             return;
@@ -236,7 +245,26 @@ impl fmt::Debug for Disconnect {
 }
 
 /// The end of one stream's life: the notifiers to fire and the stats to
-/// close, exactly once, whether the stream ends or is dropped.
+/// close, exactly once, whether the stream ends or is dropped. For layers
+/// that drive a body of their own; [`SseStream`](crate::SseStream) keeps one.
+///
+/// ```
+/// use std::sync::Arc;
+/// use ssekit::disconnect::{self, DisconnectReason, Lifecycle};
+/// use ssekit::stats::Stats;
+///
+/// let stats = Arc::new(Stats::default());
+/// let (notifier, disconnect) = disconnect::pair();
+/// let mut lifecycle = Lifecycle::default();
+/// lifecycle.notify_to(notifier);
+/// lifecycle.report_to(&stats);
+/// assert_eq!(stats.snapshot().active, 1);
+///
+/// lifecycle.end(DisconnectReason::StreamEnded);
+/// drop(lifecycle); // no second end: the first reason stands
+/// assert_eq!(disconnect.reason().unwrap().as_str(), "stream_ended");
+/// assert_eq!((stats.snapshot().active, stats.snapshot().stream_ended), (0, 1));
+/// ```
 #[derive(Debug, Default)]
 pub struct Lifecycle {
     notifiers: Vec<Notifier>,

@@ -272,6 +272,26 @@ impl Machine {
 
 /// What a layer hands to a stream that an adapter made: see
 /// [`SseStream::handoff`].
+///
+/// ```
+/// use std::time::Duration;
+/// use futures_util::{StreamExt, stream};
+/// use ssekit::{Duties, Event, SseStream};
+///
+/// # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+/// // The adapter builds the body and keeps a handoff in the response.
+/// let mut body = SseStream::new(stream::iter([Event::default().data("x")]));
+/// let handoff = body.handoff();
+///
+/// // The layer, seeing the response, hands its duties over.
+/// let (notifier, disconnect) = ssekit::disconnect::pair();
+/// handoff.hand_over(Duties::new().heartbeat(Some(Duration::from_secs(30))).notifier(Some(notifier)));
+///
+/// // The stream takes them at its first poll.
+/// let _: Vec<_> = body.collect().await;
+/// assert_eq!(disconnect.reason().unwrap().as_str(), "stream_ended");
+/// # });
+/// ```
 #[derive(Debug, Default)]
 #[non_exhaustive]
 pub struct Duties {
@@ -332,7 +352,8 @@ impl Duties {
 }
 
 /// The slot between a layer and an [`SseStream`] it cannot reach: see
-/// [`SseStream::handoff`]. Cloning shares the slot.
+/// [`SseStream::handoff`] and the example on [`Duties`]. Cloning shares the
+/// slot.
 #[derive(Debug, Clone)]
 pub struct Handoff(Arc<Mutex<Option<Duties>>>);
 
@@ -369,6 +390,9 @@ where
         {
             machine.source_done = true;
             machine.pending = None;
+            if let (Some(stats), Some(frame)) = (machine.lifecycle.stats(), &farewell) {
+                stats.sent(0, frame.len());
+            }
             machine.lifecycle.end(DisconnectReason::Shutdown);
             return Poll::Ready(farewell);
         }

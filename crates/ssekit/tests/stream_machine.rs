@@ -283,6 +283,8 @@ async fn shutdown_wakes_a_parked_stream() {
 }
 
 mod handoff_and_stats {
+    const HEARTBEAT_LEN: usize = ssekit::heartbeat::HEARTBEAT.len();
+
     use std::sync::Arc;
 
     use super::*;
@@ -316,6 +318,8 @@ mod handoff_and_stats {
         assert_eq!(layer_disconnect.reason().unwrap().as_str(), "shutdown");
         let seen = stats.snapshot();
         assert_eq!((seen.active, seen.shutdown), (0, 1));
+        // The farewell's bytes count too (an empty farewell here).
+        assert_eq!(seen.bytes, u64::try_from(HEARTBEAT_LEN).unwrap());
     }
 
     #[tokio::test(start_paused = true)]
@@ -336,6 +340,19 @@ mod handoff_and_stats {
         body.handoff().hand_over(Duties::new().heartbeat(None));
         let waited = tokio::time::timeout(Duration::from_secs(60), body.next()).await;
         assert!(waited.is_err());
+    }
+
+    #[tokio::test]
+    async fn a_farewell_is_counted_in_the_bytes_sent() {
+        let stats = Arc::new(Stats::default());
+        let shutdown = Shutdown::new();
+        let (_tx, events) = channel();
+        let mut body = SseStream::new(events)
+            .with_stats(&stats)
+            .with_shutdown(&shutdown);
+        shutdown.trigger_with(Farewell::new().retry(Duration::from_millis(10)));
+        let frame = body.next().await.unwrap();
+        assert_eq!(stats.snapshot().bytes, frame.len() as u64);
     }
 
     #[tokio::test]
