@@ -146,7 +146,7 @@ impl Event {
         } else {
             self.data.reserve(size + 1);
         }
-        lines.write(DATA, &mut self.data);
+        lines.write(DATA, DATA_SEPARATOR, &mut self.data);
         self
     }
 
@@ -226,7 +226,7 @@ impl Event {
         let text = comment.as_ref().as_bytes();
         let lines = Lines::new(text);
         let mut encoded = Vec::with_capacity(lines.encoded_len(COMMENT));
-        lines.write(COMMENT, &mut encoded);
+        lines.write(COMMENT, COMMENT_SEPARATOR, &mut encoded);
         self.fields.push_encoded(&encoded);
         self
     }
@@ -268,7 +268,7 @@ impl Event {
         if memchr::memchr2(b'\r', b'\n', &self.data[body..]).is_some() {
             let json = self.data.split_off(body);
             self.data.truncate(start);
-            Lines::new(&json).write(DATA, &mut self.data);
+            Lines::new(&json).write(DATA, DATA_SEPARATOR, &mut self.data);
         } else {
             self.data.push(b'\n');
         }
@@ -313,7 +313,9 @@ impl Event {
 }
 
 const DATA: &[u8] = b"data: ";
+const DATA_SEPARATOR: &[u8] = b"\ndata: ";
 const COMMENT: &[u8] = b": ";
+const COMMENT_SEPARATOR: &[u8] = b"\n: ";
 
 /// Below this many bytes a plain loop finds a byte sooner than a SIMD
 /// search, whose set-up costs more than the search itself.
@@ -381,8 +383,11 @@ impl<'a> Lines<'a> {
         self.text.len() - break_bytes + lines * (prefix.len() + 1)
     }
 
-    fn write(&self, prefix: &[u8], out: &mut Vec<u8>) {
+    /// Writes the lines, each as `prefix`, line, LF. `separator` is LF
+    /// then `prefix`: what stands between two lines, copied in one go.
+    fn write(&self, prefix: &[u8], separator: &[u8], out: &mut Vec<u8>) {
         let text = self.text;
+        out.extend_from_slice(prefix);
         let mut start = 0;
         match self.breaks {
             Breaks::None => {}
@@ -390,7 +395,8 @@ impl<'a> Lines<'a> {
             // itself up again for every line.
             Breaks::Lf => {
                 for end in memchr::memchr_iter(b'\n', text) {
-                    line(prefix, &text[start..end], out);
+                    out.extend_from_slice(&text[start..end]);
+                    out.extend_from_slice(separator);
                     start = end + 1;
                 }
             }
@@ -401,19 +407,15 @@ impl<'a> Lines<'a> {
                         start = end + 1;
                         continue;
                     }
-                    line(prefix, &text[start..end], out);
+                    out.extend_from_slice(&text[start..end]);
+                    out.extend_from_slice(separator);
                     start = end + 1;
                 }
             }
         }
-        line(prefix, &text[start..], out);
+        out.extend_from_slice(&text[start..]);
+        out.push(b'\n');
     }
-}
-
-fn line(prefix: &[u8], line: &[u8], out: &mut Vec<u8>) {
-    out.extend_from_slice(prefix);
-    out.extend_from_slice(line);
-    out.push(b'\n');
 }
 
 /// Writes `n` in decimal into the end of `buf`; returns the digits.
@@ -569,7 +571,7 @@ mod tests {
             "x\r\r\n\n",
         ] {
             let mut out = Vec::new();
-            Lines::new(text.as_bytes()).write(DATA, &mut out);
+            Lines::new(text.as_bytes()).write(DATA, DATA_SEPARATOR, &mut out);
             assert_eq!(
                 Lines::new(text.as_bytes()).encoded_len(DATA),
                 out.len(),
