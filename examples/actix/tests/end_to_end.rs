@@ -5,9 +5,7 @@
 use std::time::Duration;
 
 use ssekit_actix::DisconnectReason;
-use ssekit_test_support::{
-    Client, PATIENCE, Reader, SECOND, TestServer, assert_sse_head, body_bytes, event, last_retry,
-};
+use ssekit_test_support::{Client, TestServer, body_bytes, clock};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
@@ -48,33 +46,7 @@ async fn serves_the_page_compressed_when_asked() {
 #[tokio::test]
 async fn streams_ticks_uncompressed_and_resumes_after_the_last_event_id() {
     let (server, _departures) = start().await;
-    let response = Client::h1(server.addr)
-        .await
-        .get_once(
-            "/events?interval_ms=10",
-            &[
-                ("accept", b"text/event-stream"),
-                ("accept-encoding", b"gzip"),
-                ("last-event-id", b"41"),
-            ],
-        )
-        .await;
-    // With: compress leaves the stream alone (no content-encoding but
-    // identity).
-    assert_sse_head(&response);
-    assert_eq!(
-        response.headers()["cache-control"],
-        "no-cache, no-transform"
-    );
-    let mut reader = Reader::new(response);
-    assert_eq!(
-        reader.events(3, PATIENCE).await,
-        [
-            event("tick", "42", "tick 42"),
-            event("tick", "43", "tick 43"),
-            event("tick", "44", "tick 44"),
-        ]
-    );
+    clock::resumes_after_the_last_event_id(server.addr).await;
 }
 
 #[tokio::test]
@@ -105,29 +77,8 @@ async fn a_browser_that_leaves_is_noticed_at_once() {
 #[tokio::test]
 async fn shutdown_ends_open_streams_cleanly_and_promptly() {
     let (mut server, mut departures) = start().await;
-    let mut readers = Vec::new();
-    for _ in 0..20 {
-        let response = Client::h1(server.addr)
-            .await
-            .get_once("/events", &[("accept", b"text/event-stream")])
-            .await;
-        let mut reader = Reader::new(response);
-        assert_eq!(reader.events(1, PATIENCE).await[0].event_type, "tick");
-        readers.push(reader);
-    }
-    let started = tokio::time::Instant::now();
-    assert!(server.trigger(), "the server stopped before the signal");
-    for mut reader in readers {
-        // A clean end: the body finishes (a reset would be an error here).
-        let items = reader.items_to_end(SECOND).await;
-        let retry = last_retry(&items).expect("a retry hint before the end");
-        assert!((Duration::from_secs(1)..=Duration::from_secs(3)).contains(&retry));
-    }
-    assert!(
-        server.finished_within(SECOND).await,
-        "the server did not finish its graceful shutdown within 1 s"
-    );
-    assert!(started.elapsed() < SECOND);
+    let readers = clock::open_streams(server.addr, 20).await;
+    clock::shut_down_with_open_streams(&mut server, readers).await;
     for _ in 0..20 {
         let reason = departures.recv().await.unwrap();
         assert_eq!(reason.as_str(), "shutdown");

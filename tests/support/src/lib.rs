@@ -3,6 +3,7 @@
 //! reader that decodes an event stream as it arrives, and (in
 //! [`compression`]) what the tests behind a compression layer share.
 
+pub mod clock;
 pub mod compression;
 
 use std::collections::VecDeque;
