@@ -285,12 +285,6 @@ impl Lifecycle {
         self.span = Some(span);
     }
 
-    /// Whether any notifier is attached.
-    #[must_use]
-    pub fn has_notifier(&self) -> bool {
-        !self.notifiers.is_empty()
-    }
-
     /// The first notifier's handle, if any.
     #[must_use]
     pub fn disconnect(&self) -> Option<Disconnect> {
@@ -328,12 +322,6 @@ impl Lifecycle {
             }
             last.notify(reason);
         }
-    }
-
-    /// Whether the stream's life has ended.
-    #[must_use]
-    pub fn is_over(&self) -> bool {
-        self.over
     }
 }
 
