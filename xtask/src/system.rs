@@ -11,7 +11,7 @@ struct Needed {
     why: &'static str,
 }
 
-const NEEDED: [Needed; 2] = [
+const NEEDED: [Needed; 3] = [
     Needed {
         program: "chromium",
         package: "chromium",
@@ -21,6 +21,11 @@ const NEEDED: [Needed; 2] = [
         program: "chromedriver",
         package: "chromium-driver",
         why: "driving Chromium over WebDriver",
+    },
+    Needed {
+        program: "redis-server",
+        package: "redis-server",
+        why: "the Redis backplane tests of ssekit-redis",
     },
 ];
 
