@@ -499,6 +499,14 @@ impl From<Event> for Encoded {
     }
 }
 
+impl Encoded {
+    /// Bytes that are already whole events, such as the hub's frames.
+    /// (`hub::Subscription` needs this: keep it.)
+    pub(crate) fn from_wire(wire: Bytes) -> Self {
+        Self(wire)
+    }
+}
+
 impl From<Encoded> for Bytes {
     fn from(encoded: Encoded) -> Self {
         encoded.0

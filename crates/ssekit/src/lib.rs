@@ -13,6 +13,10 @@
 //! - [`SseStream`]: the stream machine. It turns a user's stream of events into
 //!   byte frames with heartbeats, coalescing, a disconnect notification and a
 //!   shutdown handle, so no adapter implements them twice.
+//! - [`hub::Hub`]: topics that fan one encoded event out to every
+//!   subscriber, replay after a `Last-Event-ID` with no gap and no duplicate,
+//!   bound memory whatever a slow client does, and span instances through a
+//!   [`hub::Backplane`].
 //! - [`head`]: the response-head rules (status, headers, what to remove) as
 //!   data that every adapter applies.
 //!
@@ -56,6 +60,7 @@ pub mod disconnect;
 pub mod framing;
 pub mod head;
 pub mod heartbeat;
+pub mod hub;
 mod last_event_id;
 pub mod query;
 mod response;

@@ -472,9 +472,9 @@ fn concat(a: &[u8], b: &[u8]) -> Bytes {
 
 /// The frame being gathered. A lone event is passed on as it is, sharing
 /// its bytes; only a second event makes a buffer to copy them into.
-struct Frame {
+pub(crate) struct Frame {
     bytes: FrameBytes,
-    events: u64,
+    pub(crate) events: u64,
 }
 
 enum FrameBytes {
@@ -484,7 +484,7 @@ enum FrameBytes {
 }
 
 impl Frame {
-    fn new(first: Option<(Bytes, u64)>) -> Self {
+    pub(crate) fn new(first: Option<(Bytes, u64)>) -> Self {
         match first {
             Some((bytes, events)) => Self {
                 bytes: FrameBytes::One(bytes),
@@ -497,7 +497,7 @@ impl Frame {
         }
     }
 
-    fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         match &self.bytes {
             FrameBytes::Empty => 0,
             FrameBytes::One(bytes) => bytes.len(),
@@ -507,7 +507,7 @@ impl Frame {
 
     /// Adds `event`, or hands it back when it would take the frame past
     /// `max`.
-    fn push(&mut self, event: Bytes, max: usize) -> Option<Bytes> {
+    pub(crate) fn push(&mut self, event: Bytes, max: usize) -> Option<Bytes> {
         let len = self.len();
         match &mut self.bytes {
             FrameBytes::Empty => self.bytes = FrameBytes::One(event),
@@ -524,7 +524,7 @@ impl Frame {
         None
     }
 
-    fn finish(self) -> Option<Bytes> {
+    pub(crate) fn finish(self) -> Option<Bytes> {
         match self.bytes {
             FrameBytes::Empty => None,
             FrameBytes::One(bytes) => Some(bytes),

@@ -1,0 +1,313 @@
+//! One subscriber's view of a topic: a cursor into the shared window.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use futures_core::Stream;
+
+use super::window::{Slot, Topic};
+use super::{EventId, GAP_EVENT, LagPolicy, Retention, Shared, SubscribeError};
+use crate::Encoded;
+use crate::stream::Frame;
+
+/// A subscription to one topic of a [`Hub`](super::Hub), from
+/// [`Hub::subscribe`](super::Hub::subscribe): a stream of frames, each one
+/// or more encoded events, ready for an adapter's `Sse`.
+///
+/// It never ends by itself, except when its [`LagPolicy`] closes it.
+/// Dropping it (the client went away) counts it out of its topic.
+#[must_use = "a subscription does nothing unless polled"]
+pub struct Subscription {
+    shared: Arc<Shared>,
+    name: Arc<str>,
+    topic: Arc<Topic>,
+    /// The sequence number of the next window entry to send.
+    cursor: u64,
+    /// Sent before the window: the gap notice and events replayed from the
+    /// backplane's history.
+    backlog: VecDeque<(Bytes, bool)>,
+    /// Window entries up to this id were already sent from the backlog.
+    sent_through: Option<EventId>,
+    /// Window entries before this sequence number are replays.
+    replay_until: u64,
+    /// Whether it has caught up with the newest event once: only then is
+    /// falling behind lagging rather than replaying.
+    live: bool,
+    slot: Slot,
+    batch: Vec<Bytes>,
+    done: bool,
+}
+
+impl Subscription {
+    pub(super) async fn start(
+        shared: Arc<Shared>,
+        name: &str,
+        last_event_id: Option<&str>,
+    ) -> Result<Self, SubscribeError> {
+        let (topic, head, watch) = shared.join(name);
+        // Built before anything is awaited, so that an error or a dropped
+        // future counts the subscriber out again.
+        let mut this = Self {
+            shared,
+            name: Arc::from(name),
+            topic,
+            cursor: head,
+            backlog: VecDeque::new(),
+            sent_through: None,
+            replay_until: head,
+            live: true,
+            slot: None,
+            batch: Vec::new(),
+            done: false,
+        };
+        if let Some(watch) = watch {
+            watch.await?;
+        }
+        if let Some(text) = last_event_id {
+            this.resume(text).await?;
+        }
+        Ok(this)
+    }
+
+    /// Places the cursor after `text`, the client's `Last-Event-ID`.
+    async fn resume(&mut self, text: &str) -> Result<(), SubscribeError> {
+        let Ok(id) = text.parse::<EventId>() else {
+            self.backlog
+                .push_back((gap_notice("unknown", Some(text), None), false));
+            return Ok(());
+        };
+        let located = {
+            let mut window = self.topic.lock();
+            window.expire(self.shared.config.max_age);
+            window
+                .locate(id)
+                .map_err(|retention| (retention, window.first))
+        };
+        let retention = match located {
+            Ok(cursor) => {
+                self.cursor = cursor;
+                self.live = cursor == self.replay_until;
+                return Ok(());
+            }
+            Err((retention, first)) => match &self.shared.backplane {
+                None => {
+                    if retention == Retention::Expired {
+                        self.cursor = first;
+                        self.live = false;
+                    }
+                    retention
+                }
+                Some(backplane) => {
+                    let limit = self.shared.config.capacity;
+                    let history = backplane.history(&self.name, id, limit).await?;
+                    let mut last = None;
+                    for (event_id, event) in &history.events {
+                        let mut bytes = Vec::with_capacity(event.len() + 48);
+                        bytes.extend_from_slice(event.strip_suffix(b"\n").unwrap_or(event));
+                        event_id.write_line(&mut bytes);
+                        bytes.push(b'\n');
+                        self.backlog.push_back((Bytes::from(bytes), true));
+                        last = Some(*event_id);
+                    }
+                    if let Some(last) = last {
+                        // The window may hold the newest of these too.
+                        self.sent_through = Some(last);
+                        self.cursor = self.topic.lock().first;
+                        self.live = false;
+                    }
+                    history.after
+                }
+            },
+        };
+        if retention != Retention::Retained {
+            let reason = if retention == Retention::Expired {
+                "expired"
+            } else {
+                "unknown"
+            };
+            self.backlog
+                .push_front((gap_notice(reason, Some(text), None), false));
+        }
+        Ok(())
+    }
+
+    /// The topic it follows.
+    #[must_use]
+    pub fn topic(&self) -> &str {
+        &self.name
+    }
+}
+
+impl Stream for Subscription {
+    type Item = Encoded;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Encoded>> {
+        let this = self.get_mut();
+        if this.done {
+            return Poll::Ready(None);
+        }
+        let config = &this.shared.config;
+        let counters = &this.shared.counters;
+        let mut frame = Frame::new(None);
+        let mut replayed = 0;
+        while let Some((bytes, is_event)) = this.backlog.pop_front() {
+            if let Some(overflow) = frame.push(bytes, config.max_frame) {
+                this.backlog.push_front((overflow, is_event));
+                break;
+            }
+            replayed += u64::from(is_event);
+        }
+        let mut delivered = replayed;
+
+        let mut window = this.topic.lock();
+        window.expire(config.max_age);
+        let head = window.head();
+        let evicted = this.cursor < window.first;
+        if this.backlog.is_empty()
+            && (evicted || (this.live && head - this.cursor > config.max_lag as u64))
+        {
+            counters.lagged.fetch_add(1, Ordering::Relaxed);
+            let behind = head - this.cursor;
+            match config.lag_policy {
+                LagPolicy::Close => {
+                    window.deregister(&mut this.slot);
+                    drop(window);
+                    counters.closed_for_lag.fetch_add(1, Ordering::Relaxed);
+                    counters.delivered.fetch_add(delivered, Ordering::Relaxed);
+                    counters.replayed.fetch_add(replayed, Ordering::Relaxed);
+                    tracing::debug!(topic = %this.name, behind, "closing a subscriber that lags");
+                    this.done = true;
+                    let retry = lag_close(config.lag_retry.as_millis());
+                    let last = concat(frame.finish(), retry.as_bytes());
+                    return Poll::Ready(Some(Encoded::from_wire(last)));
+                }
+                LagPolicy::Skip => {
+                    tracing::debug!(topic = %this.name, behind, "a subscriber lags; skipping ahead");
+                    this.cursor = head;
+                    this.sent_through = None;
+                    let _ = frame.push(gap_notice("lagged", None, Some(behind)), usize::MAX);
+                }
+            }
+        }
+        if this.backlog.is_empty() {
+            let start = usize::try_from(this.cursor - window.first).unwrap_or(usize::MAX);
+            let mut size = frame.len();
+            for entry in window.entries.range(start.min(window.entries.len())..) {
+                if size > 0 && size + entry.bytes.len() > config.max_frame {
+                    break;
+                }
+                let replay = this.cursor < this.replay_until;
+                this.cursor += 1;
+                if this.sent_through.is_some_and(|sent| entry.id <= sent) {
+                    continue;
+                }
+                replayed += u64::from(replay);
+                delivered += 1;
+                size += entry.bytes.len();
+                this.batch.push(entry.bytes.clone());
+            }
+            if this.cursor == head {
+                this.live = true;
+                this.sent_through = None;
+            }
+        }
+        if this.batch.is_empty() && frame.len() == 0 {
+            window.register(&mut this.slot, cx.waker());
+            return Poll::Pending;
+        }
+        drop(window);
+        for bytes in this.batch.drain(..) {
+            // Sized to fit above: nothing overflows.
+            let _ = frame.push(bytes, usize::MAX);
+        }
+        counters.delivered.fetch_add(delivered, Ordering::Relaxed);
+        counters.replayed.fetch_add(replayed, Ordering::Relaxed);
+        Poll::Ready(frame.finish().map(Encoded::from_wire))
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.shared.leave(&self.name, &self.topic, &mut self.slot);
+    }
+}
+
+impl fmt::Debug for Subscription {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Subscription")
+            .field("topic", &self.name)
+            .field("cursor", &self.cursor)
+            .field("live", &self.live)
+            .field("done", &self.done)
+            .finish_non_exhaustive()
+    }
+}
+
+fn concat(first: Option<Bytes>, last: &[u8]) -> Bytes {
+    match first {
+        None => Bytes::copy_from_slice(last),
+        Some(first) => {
+            let mut joined = Vec::with_capacity(first.len() + last.len());
+            joined.extend_from_slice(&first);
+            joined.extend_from_slice(last);
+            Bytes::from(joined)
+        }
+    }
+}
+
+/// The last frame of a subscriber closed for lagging.
+fn lag_close(retry_ms: u128) -> String {
+    format!(
+        ": ssekit: closing a subscriber that fell behind; reconnect to resume\nretry: {retry_ms}\n\n"
+    )
+}
+
+/// The in-band [gap notice](super#the-gap-notice).
+pub(super) fn gap_notice(reason: &str, last_event_id: Option<&str>, skipped: Option<u64>) -> Bytes {
+    let mut wire = format!("event: {GAP_EVENT}\ndata: {{\"reason\":\"{reason}\"");
+    if let Some(id) = last_event_id {
+        wire.push_str(",\"last_event_id\":");
+        push_json_string(&mut wire, id);
+    }
+    if let Some(skipped) = skipped {
+        wire.push_str(&format!(",\"skipped\":{skipped}"));
+    }
+    wire.push_str("}\n\n");
+    Bytes::from(wire)
+}
+
+/// A JSON string whose every control character is escaped, so a hostile
+/// `Last-Event-ID` cannot break the `data:` line it is written into.
+fn push_json_string(out: &mut String, text: &str) {
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if u32::from(c) < 0x20 || c == '\u{2028}' || c == '\u{2029}' || c == '\u{7f}' => {
+                out.push_str(&format!("\\u{:04x}", u32::from(c)));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hostile_id_stays_inside_the_notice() {
+        let notice = gap_notice("unknown", Some("a\"\r\n\0\\b"), None);
+        assert_eq!(
+            &notice[..],
+            b"event: ssekit-gap\ndata: {\"reason\":\"unknown\",\"last_event_id\":\"a\\\"\\u000d\\u000a\\u0000\\\\b\"}\n\n"
+        );
+    }
+}
