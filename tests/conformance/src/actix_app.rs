@@ -9,26 +9,31 @@ use std::net::Ipv4Addr;
 use actix_web::http::StatusCode;
 use actix_web::middleware::Compress;
 use actix_web::{App, Either, HttpRequest, HttpResponse, HttpServer, ResponseError, web};
+use ssekit::hub::{Hub, Subscription};
 use ssekit_actix::{Disconnect, Farewell, LastEventId, Sse, SseConfig, StopReconnecting};
 
+use crate::Options;
+use crate::hub::{self, HubError};
 use crate::params::{
     BadRequest, EchoParams, EventsParams, IdleParams, LastEventIdParams, ProbeParams, TicksParams,
 };
-use crate::scenarios::{self, Events, EventsReply, HUB_NOT_IMPLEMENTED, Plan, Probes, StatusReply};
+use crate::scenarios::{self, Events, EventsReply, Plan, Probes, StatusReply};
 use crate::server::{BROWSER_PAGE, DRAIN_LIMIT, announce, termination};
 
 /// Serves the scenarios on 127.0.0.1:`port` until SIGTERM or SIGINT. Runs
 /// inside an actix `System`.
-pub(crate) async fn serve(port: u16) -> io::Result<()> {
-    let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port))?;
+pub(crate) async fn serve(options: &Options) -> io::Result<()> {
+    let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, options.port))?;
     let addr = listener.local_addr()?;
     let sse = SseConfig::new();
     let shutdown = sse.shutdown_handle();
     let probes = web::Data::new(Probes::default());
+    let hub = web::Data::new(hub::build(options).map_err(io::Error::other)?);
     let server = HttpServer::new(move || {
         App::new()
             .app_data(sse.clone())
             .app_data(probes.clone())
+            .app_data(hub.clone())
             .wrap(Compress::default())
             .route("/events", web::get().to(events))
             .route("/echo", web::get().to(echo))
@@ -38,9 +43,9 @@ pub(crate) async fn serve(port: u16) -> io::Result<()> {
             .route("/probe", web::get().to(probe))
             .route("/probe/status", web::get().to(probe_status))
             .route("/status/{code}", web::get().to(status))
-            .route("/hub/subscribe", web::route().to(hub))
-            .route("/hub/publish", web::route().to(hub))
-            .route("/hub/stats", web::route().to(hub))
+            .route("/hub/subscribe", web::get().to(hub_subscribe))
+            .route("/hub/publish", web::post().to(hub_publish))
+            .route("/hub/stats", web::get().to(hub_stats))
             .route("/browser", web::get().to(browser_page))
     })
     // Notices a client that closed its socket at once.
@@ -145,10 +150,35 @@ async fn status(
     })
 }
 
-async fn hub() -> HttpResponse {
-    HttpResponse::NotImplemented()
-        .content_type("text/plain; charset=utf-8")
-        .body(HUB_NOT_IMPLEMENTED)
+async fn hub_subscribe(
+    request: HttpRequest,
+    hub: web::Data<Hub>,
+    last: Option<LastEventId>,
+) -> Result<Sse<Subscription>, HubError> {
+    let last = last.as_deref().map(ssekit::LastEventId::as_str);
+    let subscription = hub::subscribe(&hub, Some(request.query_string()), last).await?;
+    Ok(Sse::new(subscription))
+}
+
+async fn hub_publish(
+    request: HttpRequest,
+    hub: web::Data<Hub>,
+    body: web::Bytes,
+) -> Result<HttpResponse, HubError> {
+    let id = hub::publish(&hub, Some(request.query_string()), &body).await?;
+    Ok(HttpResponse::Ok().content_type("application/json").body(id))
+}
+
+async fn hub_stats(hub: web::Data<Hub>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(hub::stats(&hub))
+}
+
+impl ResponseError for HubError {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.reply().0).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
 }
 
 async fn browser_page() -> HttpResponse {

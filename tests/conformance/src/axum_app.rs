@@ -7,27 +7,32 @@ use std::io;
 use std::net::Ipv4Addr;
 
 use axum::Router;
-use axum::extract::{Path, RawQuery, State};
+use axum::body::Bytes;
+use axum::extract::{FromRef, Path, RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::{any, get};
+use axum::routing::{get, post};
+use ssekit::hub::Hub;
 use ssekit_axum::{Disconnect, Farewell, LastEventId, Sse, SseLayer, StopReconnecting};
 use tokio::net::TcpListener;
 use tower_http::compression::CompressionLayer;
 
+use crate::Options;
+use crate::hub::{self, HubError};
 use crate::params::{
     BadRequest, EchoParams, EventsParams, IdleParams, LastEventIdParams, ProbeParams, TicksParams,
 };
-use crate::scenarios::{self, Events, EventsReply, HUB_NOT_IMPLEMENTED, Plan, Probes, StatusReply};
+use crate::scenarios::{self, Events, EventsReply, Plan, Probes, StatusReply};
 use crate::server::{Always, BROWSER_PAGE, DRAIN_LIMIT, announce, termination};
 
 /// Serves the scenarios on 127.0.0.1:`port` until SIGTERM or SIGINT.
-pub(crate) async fn serve(port: u16) -> io::Result<()> {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port)).await?;
+pub(crate) async fn serve(options: &Options) -> io::Result<()> {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, options.port)).await?;
     let addr = listener.local_addr()?;
     let sse = SseLayer::new();
     let shutdown = sse.shutdown_handle();
-    let app = app(sse);
+    let hub = hub::build(options).map_err(io::Error::other)?;
+    let app = app(sse, hub);
 
     let signal = termination()?;
     announce(addr)?;
@@ -44,7 +49,26 @@ pub(crate) async fn serve(port: u16) -> io::Result<()> {
         })
 }
 
-fn app(sse: SseLayer) -> Router {
+/// What the handlers share: the probe registry and the hub.
+#[derive(Clone)]
+struct AppState {
+    probes: Probes,
+    hub: Hub,
+}
+
+impl FromRef<AppState> for Probes {
+    fn from_ref(state: &AppState) -> Self {
+        state.probes.clone()
+    }
+}
+
+impl FromRef<AppState> for Hub {
+    fn from_ref(state: &AppState) -> Self {
+        state.hub.clone()
+    }
+}
+
+fn app(sse: SseLayer, hub: Hub) -> Router {
     Router::new()
         .route("/events", get(events))
         .route("/echo", get(echo))
@@ -54,11 +78,14 @@ fn app(sse: SseLayer) -> Router {
         .route("/probe", get(probe))
         .route("/probe/status", get(probe_status))
         .route("/status/{code}", get(status))
-        .route("/hub/subscribe", any(hub))
-        .route("/hub/publish", any(hub))
-        .route("/hub/stats", any(hub))
+        .route("/hub/subscribe", get(hub_subscribe))
+        .route("/hub/publish", post(hub_publish))
+        .route("/hub/stats", get(hub_stats))
         .route("/browser", get(|| async { Html(BROWSER_PAGE) }))
-        .with_state(Probes::default())
+        .with_state(AppState {
+            probes: Probes::default(),
+            hub,
+        })
         // The SSE layer inside the compression layer (added first), so
         // compression sees each stream's `Content-Encoding: identity`.
         .layer(sse)
@@ -143,6 +170,40 @@ async fn status(Path(code): Path<String>) -> Result<Response, BadRequest> {
     })
 }
 
-async fn hub() -> (StatusCode, &'static str) {
-    (StatusCode::NOT_IMPLEMENTED, HUB_NOT_IMPLEMENTED)
+async fn hub_subscribe(
+    State(hub): State<Hub>,
+    RawQuery(query): RawQuery,
+    last: Option<LastEventId>,
+) -> Result<Response, HubError> {
+    let last = last.as_deref().map(ssekit::LastEventId::as_str);
+    let subscription = hub::subscribe(&hub, query.as_deref(), last).await?;
+    Ok(Sse::new(subscription).into_response())
+}
+
+async fn hub_publish(
+    State(hub): State<Hub>,
+    RawQuery(query): RawQuery,
+    body: Bytes,
+) -> Result<Response, HubError> {
+    let id = hub::publish(&hub, query.as_deref(), &body).await?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], id).into_response())
+}
+
+async fn hub_stats(State(hub): State<Hub>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        hub::stats(&hub),
+    )
+        .into_response()
+}
+
+impl IntoResponse for HubError {
+    fn into_response(self) -> Response {
+        let (code, body) = self.reply();
+        (
+            StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            body,
+        )
+            .into_response()
+    }
 }

@@ -7,7 +7,8 @@
 //! public `Event` builder) and keeps the probe registry. Each adapter module
 //! (`axum_app`, `actix_app`, `warp_app`) only routes requests there and
 //! answers with its own `Sse`, extractors, "stop reconnecting" reply and
-//! shutdown wiring.
+//! shutdown wiring. `hub` is the `/hub/*` endpoints' part: the server's
+//! `ssekit::hub::Hub`, in process or on Redis (`--redis`).
 //!
 //! The binary is `conformance-server`:
 //!
@@ -20,6 +21,7 @@ use std::process::ExitCode;
 
 mod actix_app;
 mod axum_app;
+mod hub;
 mod params;
 mod scenarios;
 mod server;
@@ -133,15 +135,8 @@ impl Options {
 
 /// Serves the scenarios until SIGTERM or SIGINT, then shuts down
 /// gracefully. Exit status: 0 after a graceful shutdown, 1 when the server
-/// fails, 2 for what this server cannot do (yet).
+/// fails.
 pub fn run(options: &Options) -> ExitCode {
-    if let Some(url) = &options.redis {
-        eprintln!(
-            "conformance-server: --redis {url}: the Redis backplane is not built yet \
-             (ssekit-redis and the hub come with a later issue); refusing to start without it"
-        );
-        return ExitCode::from(2);
-    }
     let served = match options.adapter {
         Adapter::Axum | Adapter::Warp => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
@@ -149,14 +144,14 @@ pub fn run(options: &Options) -> ExitCode {
             .and_then(|runtime| {
                 runtime.block_on(async {
                     if options.adapter == Adapter::Axum {
-                        axum_app::serve(options.port).await
+                        axum_app::serve(options).await
                     } else {
-                        warp_app::serve(options.port).await
+                        warp_app::serve(options).await
                     }
                 })
             }),
         // actix-web runs its own runtime (a `System`), on tokio.
-        Adapter::Actix => actix_web::rt::System::new().block_on(actix_app::serve(options.port)),
+        Adapter::Actix => actix_web::rt::System::new().block_on(actix_app::serve(options)),
     };
     match served {
         Ok(()) => ExitCode::SUCCESS,

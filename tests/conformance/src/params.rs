@@ -319,6 +319,26 @@ impl LastEventIdParams {
     }
 }
 
+/// `/hub/subscribe?topic=T` and `/hub/publish?topic=T`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct HubParams {
+    /// The topic.
+    pub(crate) topic: String,
+}
+
+impl HubParams {
+    /// Parses the query string.
+    ///
+    /// # Errors
+    ///
+    /// When `topic` is missing or not UTF-8.
+    pub(crate) fn parse(raw: Option<&str>) -> Result<Self, BadRequest> {
+        Ok(Self {
+            topic: Query::parse(raw).required_text("topic")?,
+        })
+    }
+}
+
 /// `GET /probe?token=X&hb_ms=H`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct ProbeParams {

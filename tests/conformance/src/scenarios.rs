@@ -29,10 +29,6 @@ pub(crate) type Item = Result<Event, EventError>;
 /// The events of one response.
 pub(crate) type Events = Pin<Box<dyn Stream<Item = Item> + Send>>;
 
-/// The body of a 501 from the hub endpoints.
-pub(crate) const HUB_NOT_IMPLEMENTED: &str =
-    "the hub is not implemented yet in the conformance server: it comes with a later issue";
-
 /// An event stream to answer with: its events, and what the adapter's
 /// `Sse` is to be told.
 pub(crate) struct Plan {

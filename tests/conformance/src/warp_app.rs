@@ -11,6 +11,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
+use ssekit::hub::Hub;
 use ssekit_tower::SseLayer;
 use ssekit_warp::{Disconnect, Farewell, LastEventId, Sse};
 use tokio::net::TcpListener;
@@ -20,23 +21,26 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 use warp::{Filter, Rejection, Reply};
 
+use crate::Options;
+use crate::hub::{self, HubError};
 use crate::params::{
     BadRequest, EchoParams, EventsParams, IdleParams, LastEventIdParams, ProbeParams, TicksParams,
 };
-use crate::scenarios::{self, Events, EventsReply, HUB_NOT_IMPLEMENTED, Plan, Probes, StatusReply};
+use crate::scenarios::{self, Events, EventsReply, Plan, Probes, StatusReply};
 use crate::server::{Always, BROWSER_PAGE, DRAIN_LIMIT, announce, termination};
 
 /// Serves the scenarios on 127.0.0.1:`port` until SIGTERM or SIGINT.
-pub(crate) async fn serve(port: u16) -> io::Result<()> {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, port)).await?;
+pub(crate) async fn serve(options: &Options) -> io::Result<()> {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, options.port)).await?;
     let addr = listener.local_addr()?;
     let sse = SseLayer::new();
     let shutdown = sse.shutdown_handle();
+    let hub = hub::build(options).map_err(io::Error::other)?;
     // Outermost first: compression, then the SSE layer, then warp.
     let service = ServiceBuilder::new()
         .layer(CompressionLayer::new().compress_when(Always))
         .layer(sse)
-        .service(warp::service(routes(Probes::default())));
+        .service(warp::service(routes(Probes::default(), hub)));
     let service = TowerToHyperService::new(service);
     // HTTP/1.1, and HTTP/2 with prior knowledge, on the same port.
     let builder = auto::Builder::new(TokioExecutor::new());
@@ -109,8 +113,21 @@ fn query() -> impl Filter<Extract = (Option<String>,), Error = std::convert::Inf
         .unify()
 }
 
-fn routes(probes: Probes) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
+/// A hub endpoint's error as `text/plain`, or the reply.
+fn respond_hub(result: Result<Response, HubError>) -> Response {
+    result.unwrap_or_else(|err| {
+        let (code, body) = err.reply();
+        let code = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        warp::reply::with_status(body, code).into_response()
+    })
+}
+
+fn routes(
+    probes: Probes,
+    hub: Hub,
+) -> impl Filter<Extract = (Response,), Error = Rejection> + Clone {
     let probes = warp::any().map(move || probes.clone());
+    let hub = warp::any().map(move || hub.clone());
 
     let events = warp::path!("events")
         .and(warp::get())
@@ -209,13 +226,38 @@ fn routes(probes: Probes) -> impl Filter<Extract = (Response,), Error = Rejectio
                 }
             }))
         });
-    let hub = warp::path!("hub" / "subscribe")
-        .or(warp::path!("hub" / "publish"))
-        .unify()
-        .or(warp::path!("hub" / "stats"))
-        .unify()
-        .map(|| {
-            warp::reply::with_status(HUB_NOT_IMPLEMENTED, StatusCode::NOT_IMPLEMENTED)
+    let hub_subscribe = warp::path!("hub" / "subscribe")
+        .and(warp::get())
+        .and(hub.clone())
+        .and(query())
+        .and(ssekit_warp::last_event_id())
+        .then(
+            |hub: Hub, query: Option<String>, last: Option<LastEventId>| async move {
+                let last = last.as_ref().map(LastEventId::as_str);
+                respond_hub(
+                    hub::subscribe(&hub, query.as_deref(), last)
+                        .await
+                        .map(|subscription| Sse::new(subscription).into_response()),
+                )
+            },
+        );
+    let hub_publish = warp::path!("hub" / "publish")
+        .and(warp::post())
+        .and(hub.clone())
+        .and(query())
+        .and(warp::body::bytes())
+        .then(
+            |hub: Hub, query: Option<String>, body: bytes::Bytes| async move {
+                respond_hub(hub::publish(&hub, query.as_deref(), &body).await.map(|id| {
+                    warp::reply::with_header(id, "content-type", "application/json").into_response()
+                }))
+            },
+        );
+    let hub_stats = warp::path!("hub" / "stats")
+        .and(warp::get())
+        .and(hub)
+        .map(|hub: Hub| {
+            warp::reply::with_header(hub::stats(&hub), "content-type", "application/json")
                 .into_response()
         });
     let browser = warp::path!("browser")
@@ -237,7 +279,11 @@ fn routes(probes: Probes) -> impl Filter<Extract = (Response,), Error = Rejectio
         .unify()
         .or(status)
         .unify()
-        .or(hub)
+        .or(hub_subscribe)
+        .unify()
+        .or(hub_publish)
+        .unify()
+        .or(hub_stats)
         .unify()
         .or(browser)
         .unify()

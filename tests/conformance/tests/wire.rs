@@ -139,7 +139,13 @@ suite! {
         h2c: [streams_end_cleanly_h2],
     }
     hub {
-        every: [hub_is_not_built_yet],
+        every: [
+            delivers_to_every_subscriber_of_each_topic,
+            resumes_after_the_last_event_id,
+            tells_of_a_gap_in_band,
+            subscriber_counts_return_to_zero,
+            a_slow_consumer_is_bounded_and_loses_nothing,
+        ],
         h2c: [],
     }
 }

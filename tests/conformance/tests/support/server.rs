@@ -43,9 +43,15 @@ impl Server {
     /// Starts `conformance-server --adapter <adapter> --port 0` and waits
     /// for its `listening on http://127.0.0.1:<port>` line.
     pub(crate) async fn start(adapter: Adapter) -> Self {
+        Self::start_with(adapter, &[]).await
+    }
+
+    /// As [`start`](Self::start), with more arguments (`--hub-capacity N`).
+    pub(crate) async fn start_with(adapter: Adapter, args: &[&str]) -> Self {
         let binary = env!("CARGO_BIN_EXE_conformance-server");
         let mut child = Command::new(binary)
             .args(["--adapter", adapter.name(), "--port", "0"])
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -118,6 +124,20 @@ impl Server {
             .await
             .ok()
             .map(|status| status.expect("wait for the server"))
+    }
+
+    /// The server's resident memory now, in bytes (`VmRSS`).
+    pub(crate) fn resident_bytes(&self) -> u64 {
+        let pid = self.child.id().expect("the server is still running");
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .unwrap_or_else(|err| panic!("/proc/{pid}/status: {err}"));
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .and_then(|rest| rest.trim().strip_suffix("kB"))
+            .and_then(|kb| kb.trim().parse::<u64>().ok())
+            .map(|kb| kb * 1024)
+            .unwrap_or_else(|| panic!("no VmRSS in /proc/{pid}/status"))
     }
 
     /// What the server wrote to stderr so far.
