@@ -14,10 +14,11 @@ const GAP: usize = 48;
 /// One server-sent event, built field by field.
 ///
 /// Fields are encoded as they are set. The short ones (`id`, `event`,
-/// `retry`, `comment`) are kept inline; the data is written into one buffer
-/// sized exactly, with room left in front of it for the other fields. So
-/// [`Event::encode`] makes no copy of the data, and a typical event costs
-/// one allocation, whatever order its fields are set in.
+/// `retry`, `comment`) are kept inline; the data is written into one buffer,
+/// with room left in front of it for the other fields. So
+/// [`Event::encode`] makes no copy of the data, and an event with one line
+/// of data costs one allocation, whatever order its fields are set in
+/// (multi-line data is given room by an estimate, trimmed by `encode`).
 ///
 /// - [`data`](Event::data) accepts any string. It is split on CR, LF and CRLF
 ///   into `data:` lines, each written as `data: ` with the space, so that a
@@ -137,10 +138,10 @@ impl Event {
     #[must_use]
     pub fn data(mut self, data: impl AsRef<str>) -> Self {
         let lines = Lines::new(data.as_ref().as_bytes());
-        let size = lines.encoded_len(DATA);
+        let size = lines.capacity(DATA);
         if self.data.is_empty() {
-            // Exactly what `encode` will need: the fields' room, the data
-            // and the closing blank line. Nothing is ever moved or grown.
+            // What `encode` will need: the fields' room, the data and the
+            // closing blank line (exactly, for one line of data).
             self.data.reserve_exact(GAP + size + 1);
             self.data.resize(GAP, 0);
         } else {
@@ -225,7 +226,7 @@ impl Event {
     pub fn comment(mut self, comment: impl AsRef<str>) -> Self {
         let text = comment.as_ref().as_bytes();
         let lines = Lines::new(text);
-        let mut encoded = Vec::with_capacity(lines.encoded_len(COMMENT));
+        let mut encoded = Vec::with_capacity(lines.capacity(COMMENT));
         lines.write(COMMENT, COMMENT_SEPARATOR, &mut encoded);
         self.fields.push_encoded(&encoded);
         self
@@ -300,6 +301,9 @@ impl Event {
         };
         data[room..GAP].copy_from_slice(fields);
         data.push(b'\n');
+        // Multi-line data was given room by an estimate. `Bytes` takes a
+        // full `Vec` as it is; one with spare room costs it an allocation.
+        data.shrink_to_fit();
         let mut wire = Bytes::from(data);
         wire.advance(room);
         Encoded(wire)
@@ -313,9 +317,9 @@ impl Event {
 }
 
 const DATA: &[u8] = b"data: ";
-const DATA_SEPARATOR: &[u8] = b"\ndata: ";
+const DATA_SEPARATOR: &[u8; 7] = b"\ndata: ";
 const COMMENT: &[u8] = b": ";
-const COMMENT_SEPARATOR: &[u8] = b"\n: ";
+const COMMENT_SEPARATOR: &[u8; 3] = b"\n: ";
 
 /// Below this many bytes a plain loop finds a byte sooner than a SIMD
 /// search, whose set-up costs more than the search itself.
@@ -335,87 +339,101 @@ fn find_break(text: &[u8], nul: bool) -> Option<usize> {
 /// Text split into lines at CR, LF and CRLF.
 struct Lines<'a> {
     text: &'a [u8],
-    breaks: Breaks,
-}
-
-/// What ends the lines: knowing it picks the cheapest way to split them.
-#[derive(Clone, Copy)]
-enum Breaks {
-    /// One line: the common case, written with no further search.
-    None,
-    /// LF only: found with a single-byte search, twice as fast.
-    Lf,
-    /// CR among them.
-    Any,
+    /// No line end at all: the common case, written with no further
+    /// search.
+    one_line: bool,
 }
 
 impl<'a> Lines<'a> {
     fn new(text: &'a [u8]) -> Self {
-        let breaks = match find_break(text, false) {
-            None => Breaks::None,
-            Some(at) if memchr::memchr(b'\r', &text[at..]).is_some() => Breaks::Any,
-            Some(_) => Breaks::Lf,
-        };
-        Self { text, breaks }
+        let one_line = find_break(text, false).is_none();
+        Self { text, one_line }
     }
 
-    /// The bytes of the lines, each written as `prefix`, line, LF.
-    fn encoded_len(&self, prefix: &[u8]) -> usize {
-        let (lines, break_bytes) = match self.breaks {
-            Breaks::None => (1, 0),
-            Breaks::Lf => {
-                let breaks = memchr::memchr_iter(b'\n', self.text).count();
-                (breaks + 1, breaks)
-            }
-            Breaks::Any => {
-                let mut lines = 1;
-                let mut crlf = 0;
-                for at in memchr::memchr2_iter(b'\r', b'\n', self.text) {
-                    if self.text[at] == b'\n' && at > 0 && self.text[at - 1] == b'\r' {
-                        crlf += 1;
-                    } else {
-                        lines += 1;
-                    }
-                }
-                (lines, lines - 1 + crlf)
-            }
+    /// The bytes of the lines, each written as `prefix`, line, LF: exact
+    /// for one line; for several, room for a line end every
+    /// `LINE_ESTIMATE` bytes.
+    ///
+    /// Counting the line ends would take a pass over the text of its own,
+    /// which costs more than trimming the spare room afterwards
+    /// ([`Event::encode`] does). Text with shorter lines than that makes
+    /// the buffer grow once.
+    fn capacity(&self, prefix: &[u8]) -> usize {
+        let lines = if self.one_line {
+            1
+        } else {
+            self.text.len() / LINE_ESTIMATE + 1
         };
-        self.text.len() - break_bytes + lines * (prefix.len() + 1)
+        self.text.len() + lines * (prefix.len() + 1)
     }
 
     /// Writes the lines, each as `prefix`, line, LF. `separator` is LF
-    /// then `prefix`: what stands between two lines, copied in one go.
-    fn write(&self, prefix: &[u8], separator: &[u8], out: &mut Vec<u8>) {
-        let text = self.text;
+    /// then `prefix`: what stands between two lines, copied in one go (its
+    /// length is a constant, so the copy is a few moves, not a call).
+    fn write<const N: usize>(&self, prefix: &[u8], separator: &[u8; N], out: &mut Vec<u8>) {
         out.extend_from_slice(prefix);
-        let mut start = 0;
-        match self.breaks {
-            Breaks::None => {}
-            // One iterator for the whole text: a search per line would set
-            // itself up again for every line.
-            Breaks::Lf => {
-                for end in memchr::memchr_iter(b'\n', text) {
-                    out.extend_from_slice(&text[start..end]);
-                    out.extend_from_slice(separator);
-                    start = end + 1;
-                }
-            }
-            Breaks::Any => {
-                for end in memchr::memchr2_iter(b'\r', b'\n', text) {
-                    if end == start && end > 0 && text[end] == b'\n' && text[end - 1] == b'\r' {
-                        // The LF of a CRLF: its line already ended at the CR.
-                        start = end + 1;
-                        continue;
-                    }
-                    out.extend_from_slice(&text[start..end]);
-                    out.extend_from_slice(separator);
-                    start = end + 1;
-                }
-            }
-        }
-        out.extend_from_slice(&text[start..]);
+        let last = if self.one_line {
+            0
+        } else {
+            write_breaks(self.text, separator, out)
+        };
+        out.extend_from_slice(&self.text[last..]);
         out.push(b'\n');
     }
+}
+
+/// Bytes of text per line that [`Lines::capacity`] makes room for.
+const LINE_ESTIMATE: usize = 16;
+
+/// Writes every line of `text` but the last, each followed by `separator`;
+/// returns where the last line starts.
+///
+/// On `x86_64` with AVX2, memchr's AVX2 searcher is set up once for the
+/// whole text. `memchr::memchr2_iter` would choose it and set it up again
+/// for every line: a third of the cost of a short line.
+fn write_breaks<const N: usize>(text: &[u8], separator: &[u8; N], out: &mut Vec<u8>) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(breaks) = memchr::arch::x86_64::avx2::memchr::Two::new(b'\r', b'\n') {
+        return split(text, breaks.iter(text), separator, out);
+    }
+    write_breaks_portable(text, separator, out)
+}
+
+/// [`write_breaks`] with memchr's own choice of searcher.
+fn write_breaks_portable<const N: usize>(
+    text: &[u8],
+    separator: &[u8; N],
+    out: &mut Vec<u8>,
+) -> usize {
+    split(
+        text,
+        memchr::memchr2_iter(b'\r', b'\n', text),
+        separator,
+        out,
+    )
+}
+
+/// Writes the lines of `text` that end at `ends` (the positions of its CRs
+/// and LFs, in order), each followed by `separator`; returns where the
+/// line after the last end starts.
+fn split<const N: usize>(
+    text: &[u8],
+    ends: impl Iterator<Item = usize>,
+    separator: &[u8; N],
+    out: &mut Vec<u8>,
+) -> usize {
+    let mut start = 0;
+    for end in ends {
+        if end == start && end > 0 && text[end] == b'\n' && text[end - 1] == b'\r' {
+            // The LF of a CRLF: its line already ended at the CR.
+            start = end + 1;
+            continue;
+        }
+        out.extend_from_slice(&text[start..end]);
+        out.extend_from_slice(separator);
+        start = end + 1;
+    }
+    start
 }
 
 /// Writes `n` in decimal into the end of `buf`; returns the digits.
@@ -566,23 +584,62 @@ mod tests {
         assert_eq!(wire(event), format!("id: {long}\nevent: e\ndata: d\n\n"));
     }
 
+    const SPLIT_CASES: [&str; 11] = [
+        "",
+        "a",
+        "\n",
+        "\r",
+        "\r\n",
+        "a\r\nb\rc\nd",
+        "\n\r",
+        "x\r\r\n\n",
+        "\r\n\r\n\r",
+        "a line longer than thirty-two bytes\nand a second one, also long\r\n",
+        "\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n",
+    ];
+
     #[test]
-    fn encoded_len_is_exact() {
-        for text in [
-            "",
-            "a",
-            "\n",
-            "\r",
-            "\r\n",
-            "a\r\nb\rc\nd",
-            "\n\r",
-            "x\r\r\n\n",
-        ] {
+    fn capacity_is_exact_for_one_line() {
+        for text in ["", "a", "x".repeat(100).as_str()] {
             let mut out = Vec::new();
-            Lines::new(text.as_bytes()).write(DATA, DATA_SEPARATOR, &mut out);
+            let lines = Lines::new(text.as_bytes());
+            lines.write(DATA, DATA_SEPARATOR, &mut out);
+            assert_eq!(lines.capacity(DATA), out.len(), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn capacity_holds_lines_of_the_estimated_length() {
+        let line = "y".repeat(LINE_ESTIMATE - 1);
+        let text = vec![line.as_str(); 50].join("\n");
+        let mut out = Vec::new();
+        let lines = Lines::new(text.as_bytes());
+        lines.write(DATA, DATA_SEPARATOR, &mut out);
+        assert!(lines.capacity(DATA) >= out.len());
+    }
+
+    #[test]
+    fn the_portable_split_matches_the_one_in_use() {
+        for text in SPLIT_CASES.map(str::as_bytes) {
+            let (mut fast, mut portable) = (Vec::new(), Vec::new());
+            let fast_last = write_breaks(text, DATA_SEPARATOR, &mut fast);
+            let portable_last = write_breaks_portable(text, DATA_SEPARATOR, &mut portable);
+            assert_eq!((fast_last, &fast), (portable_last, &portable));
+        }
+    }
+
+    #[test]
+    fn every_line_end_is_one_data_line() {
+        for text in SPLIT_CASES {
+            let expected: String = text
+                .replace("\r\n", "\n")
+                .replace('\r', "\n")
+                .split('\n')
+                .map(|line| format!("data: {line}\n"))
+                .collect();
             assert_eq!(
-                Lines::new(text.as_bytes()).encoded_len(DATA),
-                out.len(),
+                wire(Event::default().data(text)),
+                expected + "\n",
                 "{text:?}"
             );
         }

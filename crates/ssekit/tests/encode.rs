@@ -220,6 +220,27 @@ fn large_data_is_encoded_whole() {
     assert_eq!(wire.len(), data.len() + "data: \n\n".len());
 }
 
+#[test]
+fn many_lines_of_every_length_are_byte_exact() {
+    // Empty lines: far more line ends than the encoder makes room for, so
+    // its buffer has to grow.
+    let blank = "\n".repeat(1000);
+    assert_eq!(
+        wire(Event::default().id("1").unwrap().data(&blank)),
+        format!("id: 1\n{}\n", "data: \n".repeat(1001))
+    );
+    // Long lines with every line end, as the SIMD search sees them.
+    let line = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-_";
+    for end in ["\n", "\r", "\r\n"] {
+        let data = vec![line; 64].join(end);
+        assert_eq!(
+            wire(Event::default().id("12345").unwrap().data(&data)),
+            format!("id: 12345\n{}\n", format!("data: {line}\n").repeat(64)),
+            "{end:?}"
+        );
+    }
+}
+
 #[cfg(feature = "serde")]
 mod json {
     use super::*;

@@ -31,6 +31,20 @@ fn tricky() -> impl Strategy<Value = String> {
     .prop_map(|parts| parts.concat())
 }
 
+/// Multi-line text long enough for the vector search, with lines both
+/// shorter and longer than the encoder's estimate of a line's length, each
+/// ended by LF, CR or CRLF.
+fn many_lines() -> impl Strategy<Value = String> {
+    prop::collection::vec(
+        (
+            "[a-z :]{0,80}",
+            prop_oneof![Just("\n"), Just("\r"), Just("\r\n")],
+        ),
+        0..64,
+    )
+    .prop_map(|lines| lines.into_iter().map(|(line, end)| line + end).collect())
+}
+
 fn events_of(items: Vec<Result<Item, ssekit::decode::DecodeError>>) -> Vec<MessageEvent> {
     items
         .into_iter()
@@ -54,6 +68,20 @@ proptest! {
             data: browser_view(&data),
             last_event_id: String::new(),
         }]);
+    }
+
+    #[test]
+    fn many_lines_are_one_data_line_each(data in many_lines(), tail in "[a-z]{0,40}") {
+        let data = data + &tail;
+        let expected: String = browser_view(&data)
+            .split('\n')
+            .map(|line| format!("data: {line}\n"))
+            .collect();
+        let encoded = Event::default().data(&data).encode();
+        prop_assert_eq!(String::from_utf8_lossy(&encoded), expected + "\n");
+        let events = events_of(Decoder::new().feed(&encoded));
+        prop_assert_eq!(events.len(), 1);
+        prop_assert_eq!(&events[0].data, &browser_view(&data));
     }
 
     #[test]
