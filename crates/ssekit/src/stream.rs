@@ -1,5 +1,6 @@
 use std::error::Error;
 use std::fmt;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
@@ -80,8 +81,9 @@ pin_project! {
     ///   to a [`Shutdown`] handle that ends it cleanly.
     ///
     /// It yields `Bytes` and never fails: when the application's stream
-    /// yields an error, the body ends cleanly and the error goes to the
-    /// disconnect notification (and to `tracing`). Once it has ended it
+    /// yields an error, or panics, the body ends cleanly and the error (or
+    /// the panic's message) goes to the disconnect notification (and to
+    /// `tracing`). Once it has ended it
     /// never polls the application's stream again.
     ///
     /// ```
@@ -399,7 +401,27 @@ where
 
         let mut frame = Frame::new(machine.pending.take());
         while !machine.source_done && frame.len() < machine.max_frame {
-            match events.as_mut().poll_next(cx) {
+            // A panic in the application's stream would unwind through the
+            // server's connection task: the response would be cut off with no
+            // proper end, every other stream multiplexed on that connection
+            // (HTTP/2) would go with it, and the disconnect would be reported
+            // as the client's doing. Caught here, it ends this response cleanly
+            // and is reported as the error it is; the source, whose state the
+            // panic may have broken, is never polled again.
+            let polled = catch_unwind(AssertUnwindSafe(|| events.as_mut().poll_next(cx)));
+            let polled = match polled {
+                Ok(polled) => polled,
+                Err(payload) => {
+                    let err = Panicked::from_payload(payload.as_ref());
+                    tracing::error!(error = %err, "the event stream panicked; ending the response");
+                    machine.source_done = true;
+                    machine
+                        .lifecycle
+                        .end(DisconnectReason::Error(Arc::new(err)));
+                    break;
+                }
+            };
+            match polled {
                 Poll::Ready(Some(item)) => match item.into_encoded() {
                     Ok(event) => {
                         if let Some(overflow) = frame.push(event.into_bytes(), machine.max_frame) {
@@ -462,6 +484,31 @@ impl<S> fmt::Debug for SseStream<S> {
             .finish_non_exhaustive()
     }
 }
+
+/// The error a stream's end is reported with when the application's
+/// stream panicked: [`DisconnectReason::Error`] holds it, with the panic's
+/// message.
+#[derive(Debug)]
+struct Panicked(String);
+
+impl Panicked {
+    fn from_payload(payload: &(dyn std::any::Any + Send)) -> Self {
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|message| (*message).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a non-string payload".to_owned());
+        Self(message)
+    }
+}
+
+impl fmt::Display for Panicked {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "the event stream panicked: {}", self.0)
+    }
+}
+
+impl Error for Panicked {}
 
 fn concat(a: &[u8], b: &[u8]) -> Bytes {
     let mut joined = BytesMut::with_capacity(a.len() + b.len());
@@ -530,5 +577,48 @@ impl Frame {
             FrameBytes::One(bytes) => Some(bytes),
             FrameBytes::Many(buf) => Some(buf.freeze()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures_util::{StreamExt, stream};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_source_ends_the_stream_cleanly_as_an_error() {
+        let events = stream::iter(0..3).map(|n| {
+            assert!(n < 2, "source broke at {n}");
+            Event::default().data(n.to_string())
+        });
+        let mut body = SseStream::new(events).heartbeat(None);
+        let disconnect = body.disconnect();
+
+        // What was ready before the panic still goes out, then the end.
+        assert_eq!(body.next().await.unwrap(), "data: 0\n\ndata: 1\n\n");
+        assert_eq!(body.next().await, None);
+        assert_eq!(body.next().await, None);
+        let reason = disconnect.reason().unwrap();
+        assert_eq!(reason.as_str(), "error");
+        assert_eq!(
+            reason.to_string(),
+            "the event stream failed: the event stream panicked: source broke at 2"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_panic_with_a_non_string_payload_is_reported_too() {
+        let events = stream::poll_fn(|_| -> Poll<Option<Event>> { std::panic::panic_any(7_u8) });
+        let mut body = SseStream::new(events).heartbeat(None);
+        let disconnect = body.disconnect();
+        assert_eq!(body.next().await, None);
+        assert!(
+            disconnect
+                .reason()
+                .unwrap()
+                .to_string()
+                .ends_with("panicked: a non-string payload")
+        );
     }
 }
