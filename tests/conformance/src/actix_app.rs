@@ -17,7 +17,7 @@ use crate::hub::{self, HubError};
 use crate::params::{
     BadRequest, EchoParams, EventsParams, IdleParams, LastEventIdParams, ProbeParams, TicksParams,
 };
-use crate::scenarios::{self, Events, EventsReply, Plan, Probes, StatusReply};
+use crate::scenarios::{self, Events, EventsReply, Fault, FaultEvents, Plan, Probes, StatusReply};
 use crate::server::{BROWSER_PAGE, DRAIN_LIMIT, announce, termination};
 
 /// Serves the scenarios on 127.0.0.1:`port` until SIGTERM or SIGINT. Runs
@@ -47,6 +47,8 @@ pub(crate) async fn serve(options: &Options) -> io::Result<()> {
             .route("/hub/publish", web::post().to(hub_publish))
             .route("/hub/stats", web::get().to(hub_stats))
             .route("/browser", web::get().to(browser_page))
+            .route("/fault/error", web::get().to(fault_error))
+            .route("/fault/panic", web::get().to(fault_panic))
     })
     // Notices a client that closed its socket at once.
     .h1_allow_half_closed(false)
@@ -185,4 +187,18 @@ async fn browser_page() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .body(BROWSER_PAGE)
+}
+
+async fn fault_error(
+    request: HttpRequest,
+    disconnect: Disconnect,
+) -> Result<Sse<FaultEvents>, BadRequest> {
+    scenarios::fault(Fault::Error, Some(request.query_string()), &disconnect).map(Sse::new)
+}
+
+async fn fault_panic(
+    request: HttpRequest,
+    disconnect: Disconnect,
+) -> Result<Sse<FaultEvents>, BadRequest> {
+    scenarios::fault(Fault::Panic, Some(request.query_string()), &disconnect).map(Sse::new)
 }

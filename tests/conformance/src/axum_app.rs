@@ -22,7 +22,7 @@ use crate::hub::{self, HubError};
 use crate::params::{
     BadRequest, EchoParams, EventsParams, IdleParams, LastEventIdParams, ProbeParams, TicksParams,
 };
-use crate::scenarios::{self, Events, EventsReply, Plan, Probes, StatusReply};
+use crate::scenarios::{self, Events, EventsReply, Fault, FaultEvents, Plan, Probes, StatusReply};
 use crate::server::{Always, BROWSER_PAGE, DRAIN_LIMIT, announce, termination};
 
 /// Serves the scenarios on 127.0.0.1:`port` until SIGTERM or SIGINT.
@@ -82,6 +82,8 @@ fn app(sse: SseLayer, hub: Hub) -> Router {
         .route("/hub/publish", post(hub_publish))
         .route("/hub/stats", get(hub_stats))
         .route("/browser", get(|| async { Html(BROWSER_PAGE) }))
+        .route("/fault/error", get(fault_error))
+        .route("/fault/panic", get(fault_panic))
         .with_state(AppState {
             probes: Probes::default(),
             hub,
@@ -206,4 +208,18 @@ impl IntoResponse for HubError {
         )
             .into_response()
     }
+}
+
+async fn fault_error(
+    RawQuery(query): RawQuery,
+    disconnect: Disconnect,
+) -> Result<Sse<FaultEvents>, BadRequest> {
+    scenarios::fault(Fault::Error, query.as_deref(), &disconnect).map(Sse::new)
+}
+
+async fn fault_panic(
+    RawQuery(query): RawQuery,
+    disconnect: Disconnect,
+) -> Result<Sse<FaultEvents>, BadRequest> {
+    scenarios::fault(Fault::Panic, query.as_deref(), &disconnect).map(Sse::new)
 }

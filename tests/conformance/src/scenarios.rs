@@ -17,8 +17,8 @@ use ssekit::{Disconnect, Event, EventError, LastEventId};
 use tokio::time::MissedTickBehavior;
 
 use crate::params::{
-    BadRequest, EchoParams, EventsParams, IdleParams, LastEventIdParams, ProbeParams, StreamParams,
-    TicksParams,
+    BadRequest, EchoParams, EventsParams, IdleParams, LastEventIdParams, MAX_COUNT,
+    MAX_INTERVAL_MS, ProbeParams, Query, StreamParams, TicksParams,
 };
 
 /// One item of an event stream. Every field is checked before a stream
@@ -197,6 +197,84 @@ pub(crate) fn last_event_id(
         }
     };
     Ok(Plan::new(stream::iter([Ok(event)]), stream_params))
+}
+
+/// How a `/fault/*` stream fails (test endpoints beyond the contract, for
+/// the fault tests).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fault {
+    /// `GET /fault/error`: the stream yields an error.
+    Error,
+    /// `GET /fault/panic`: the stream panics inside its poll.
+    Panic,
+}
+
+/// The error a `/fault/error` stream yields, as an application's stream
+/// would yield its own (a database that went away, say).
+#[derive(Debug)]
+pub(crate) struct FaultError {
+    after: u64,
+}
+
+impl fmt::Display for FaultError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the /fault/error stream failed after {} events, as asked",
+            self.after
+        )
+    }
+}
+
+impl std::error::Error for FaultError {}
+
+/// The events of a `/fault/*` response.
+pub(crate) type FaultEvents = Pin<Box<dyn Stream<Item = Result<Event, FaultError>> + Send>>;
+
+/// `GET /fault/error?token=X&after=N[&interval_ms=T]` and `/fault/panic?…`:
+/// events `fault <n>` with ids 1 to N, T ms apart (default 10), then the
+/// fault. When the adapter's disconnect notification fires, the server
+/// writes `fault stream X: <reason name>: <reason>` to stderr: that line
+/// is how the tests see which reason the adapter reported.
+///
+/// # Errors
+///
+/// A missing token, or a number out of range.
+pub(crate) fn fault(
+    fault: Fault,
+    query: Option<&str>,
+    disconnect: &Disconnect,
+) -> Result<FaultEvents, BadRequest> {
+    let query = Query::parse(query);
+    let token = query.required_text("token")?;
+    let after = query.number("after", 0, MAX_COUNT)?.unwrap_or(3);
+    let interval = Duration::from_millis(
+        query
+            .number("interval_ms", 0, MAX_INTERVAL_MS)?
+            .unwrap_or(10),
+    );
+    disconnect.on_disconnect(move |reason| {
+        eprintln!("fault stream {token}: {}: {reason}", reason.as_str());
+    });
+    let events = stream::unfold(1_u64, move |n| async move {
+        if n > 1 {
+            tokio::time::sleep(interval).await;
+        }
+        if n <= after {
+            let event = Event::default()
+                .id(n.to_string())
+                .map(|e| e.data(format!("fault {n}")))
+                .map_err(|_| FaultError { after });
+            return Some((event, n + 1));
+        }
+        match fault {
+            Fault::Error => Some((Err(FaultError { after }), n + 1)),
+            // The point of the endpoint: a handler's stream that panics.
+            #[allow(clippy::panic)]
+            Fault::Panic => panic!("the /fault/panic stream panics after {after} events, as asked"),
+        }
+    });
+    Ok(Box::pin(events))
 }
 
 /// `GET /status/<code>`.

@@ -26,7 +26,7 @@ use crate::hub::{self, HubError};
 use crate::params::{
     BadRequest, EchoParams, EventsParams, IdleParams, LastEventIdParams, ProbeParams, TicksParams,
 };
-use crate::scenarios::{self, Events, EventsReply, Plan, Probes, StatusReply};
+use crate::scenarios::{self, Events, EventsReply, Fault, Plan, Probes, StatusReply};
 use crate::server::{Always, BROWSER_PAGE, DRAIN_LIMIT, announce, termination};
 
 /// Serves the scenarios on 127.0.0.1:`port` until SIGTERM or SIGINT.
@@ -260,6 +260,23 @@ fn routes(
             warp::reply::with_header(hub::stats(&hub), "content-type", "application/json")
                 .into_response()
         });
+    let fault = warp::path!("fault" / String)
+        .and(warp::get())
+        .and(query())
+        .and(ssekit_warp::disconnect())
+        .map(
+            |kind: String, query: Option<String>, disconnect: Disconnect| {
+                let kind = match kind.as_str() {
+                    "error" => Fault::Error,
+                    "panic" => Fault::Panic,
+                    _ => return StatusCode::NOT_FOUND.into_response(),
+                };
+                respond(
+                    scenarios::fault(kind, query.as_deref(), &disconnect)
+                        .map(|events| Sse::new(events).into_response()),
+                )
+            },
+        );
     let browser = warp::path!("browser")
         .and(warp::get())
         .map(|| warp::reply::html(BROWSER_PAGE).into_response());
@@ -286,5 +303,7 @@ fn routes(
         .or(hub_stats)
         .unify()
         .or(browser)
+        .unify()
+        .or(fault)
         .unify()
 }
