@@ -1,5 +1,5 @@
 //! The command line: argument parsing with clap, and the glue from the
-//! arguments to [`tail`](crate::tail) and [`check`](crate::check).
+//! arguments to [`tail`] and [`check`].
 
 use std::ffi::OsString;
 use std::io::{ErrorKind, IsTerminal, Write};
