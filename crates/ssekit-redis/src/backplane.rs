@@ -59,6 +59,8 @@ pub(crate) struct Watch {
     pub(crate) generation: u64,
     /// The id the reader continues after; `None` until the watch is armed.
     pub(crate) last: Option<EventId>,
+    /// The `last` a gap notice was sent after: one is enough.
+    pub(crate) told: Option<EventId>,
 }
 
 impl Shared {
@@ -372,6 +374,7 @@ impl Backplane for RedisBackplane {
             Watch {
                 generation,
                 last: None,
+                told: None,
             },
         );
         shared

@@ -94,6 +94,11 @@ impl Builder {
     /// answers recent resumes, the stream answers older ones, and one
     /// shorter than the window would only shorten how far back a fresh
     /// instance can replay.
+    ///
+    /// Give every instance that shares topics the same `maxlen`: a reader
+    /// tells that entries were trimmed before it read them from a full
+    /// batch (of up to 512 entries, never more than its own `maxlen`), so
+    /// it relies on no instance trimming a stream shorter than that.
     pub fn maxlen(mut self, entries: usize) -> Self {
         self.config.maxlen = entries;
         self

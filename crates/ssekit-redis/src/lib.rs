@@ -88,10 +88,12 @@
 //!
 //! # Limits
 //!
-//! - A watch armed while its stream was empty has no entry to check after
-//!   a reconnection; if more than `maxlen` events were published to it
-//!   while this instance was cut off, before it read any, the loss goes
-//!   untold.
+//! - A watch armed while its stream was empty, and that has read nothing
+//!   since, has no entry to look for; it asks `XINFO STREAM` whether the
+//!   stream ever lost an entry instead. Redis before 7.0 does not say, and
+//!   such a loss goes untold there.
+//! - Losses are spotted by the entry read last: give every instance the
+//!   same [`maxlen`](Builder::maxlen).
 //! - Ids come from the Redis server's clock. A Redis restarted empty on a
 //!   clock that went back gives ids below those already delivered, which
 //!   the reader does not see until its clock passes them.

@@ -133,7 +133,7 @@ async fn read(
             // trimming goes oldest first, so if it is still there, nothing
             // after it went.
             if entries.len() == batch && !holds(connection, &key, reading.last).await? {
-                tell_gap(shared, inbox, &reading.topic);
+                tell_gap(shared, inbox, reading);
             }
             deliver(shared, inbox, reading, entries);
         }
@@ -203,12 +203,16 @@ async fn check_continuity(
     inbox: &Inbox,
     connection: &mut MultiplexedConnection,
 ) -> Result<(), BackplaneError> {
-    // 0-0 is a watch armed on an empty stream: there is no entry to look
-    // for, and so no way to tell.
-    let readings: Vec<Reading> = readings(shared)
+    // 0-0 is a watch armed on an empty stream that has read nothing since:
+    // there is no entry to look for, so ask Redis whether it deleted any.
+    let (readings, empty): (Vec<Reading>, Vec<Reading>) = readings(shared)
         .into_iter()
-        .filter(|reading| reading.last > EventId::new(0, 0))
-        .collect();
+        .partition(|reading| reading.last > EventId::new(0, 0));
+    for reading in &empty {
+        if !never_trimmed(connection, &reading.key).await? {
+            tell_gap(shared, inbox, reading);
+        }
+    }
     if readings.is_empty() {
         return Ok(());
     }
@@ -222,22 +226,11 @@ async fn check_continuity(
         .await
         .map_err(|err| BackplaneError::new(format!("Redis: {err}")))?;
     for (reading, answer) in readings.iter().zip(answers) {
-        if reply::entries(answer)?.is_empty() && still_at(shared, reading) {
-            tell_gap(shared, inbox, &reading.topic);
+        if reply::entries(answer)?.is_empty() {
+            tell_gap(shared, inbox, reading);
         }
     }
     Ok(())
-}
-
-/// Whether the topic is still watched by the same watch, at the same id.
-fn still_at(shared: &Shared, reading: &Reading) -> bool {
-    shared
-        .topics()
-        .map
-        .get(&reading.topic)
-        .is_some_and(|watch| {
-            watch.generation == reading.generation && watch.last == Some(reading.last)
-        })
 }
 
 /// Whether the stream `key` still holds the entry `id`.
@@ -247,7 +240,7 @@ async fn holds(
     id: EventId,
 ) -> Result<bool, BackplaneError> {
     if id == EventId::new(0, 0) {
-        return Ok(true);
+        return never_trimmed(connection, key).await;
     }
     let id = id.to_string();
     let answer: Value = redis::cmd("XRANGE")
@@ -260,14 +253,70 @@ async fn holds(
     Ok(!reply::entries(answer)?.is_empty())
 }
 
-fn tell_gap(shared: &Shared, inbox: &Inbox, topic: &str) {
+/// For a watch armed on an empty stream, which has read nothing yet:
+/// whether the stream never lost an entry, from `XINFO STREAM`: it holds
+/// every entry ever added to it (`entries-added`, Redis 7 and later; older
+/// ones do not say, and are taken at their word).
+async fn never_trimmed(
+    connection: &mut MultiplexedConnection,
+    key: &str,
+) -> Result<bool, BackplaneError> {
+    let answer = redis::cmd("XINFO")
+        .arg("STREAM")
+        .arg(key)
+        .query_async::<Value>(connection)
+        .await;
+    let fields = match answer {
+        Ok(Value::Array(flat)) => {
+            let mut flat = flat.into_iter();
+            std::iter::from_fn(|| Some((flat.next()?, flat.next()?))).collect()
+        }
+        Ok(Value::Map(pairs)) => pairs,
+        Ok(_) => Vec::new(),
+        // No such key: nothing was ever there to lose, or it went with a
+        // restart, which the entries read since cannot tell either.
+        Err(err) if matches!(err.kind(), redis::ErrorKind::Server(_)) => {
+            return Ok(true);
+        }
+        Err(err) => return Err(BackplaneError::new(format!("Redis: {err}"))),
+    };
+    let (mut length, mut added) = (None, None);
+    for (name, value) in fields {
+        match (name, value) {
+            (Value::BulkString(name), Value::Int(n)) if name == b"length" => length = Some(n),
+            (Value::BulkString(name), Value::Int(n)) if name == b"entries-added" => added = Some(n),
+            _ => {}
+        }
+    }
+    Ok(match (length, added) {
+        (Some(length), Some(added)) => added <= length,
+        _ => true,
+    })
+}
+
+/// Tells the subscribers of the topic that events after the id it read
+/// last may be missing: once per id, and only while the same watch is
+/// still there at that id.
+fn tell_gap(shared: &Shared, inbox: &Inbox, reading: &Reading) {
+    {
+        let mut topics = shared.topics();
+        let Some(watch) = topics.map.get_mut(&reading.topic).filter(|watch| {
+            watch.generation == reading.generation
+                && watch.last == Some(reading.last)
+                && watch.told != Some(reading.last)
+        }) else {
+            return;
+        };
+        watch.told = Some(reading.last);
+    }
     Counters::add(&shared.counters.gaps, 1);
     tracing::warn!(
-        %topic,
+        topic = %reading.topic,
+        after = %reading.last,
         "Redis backplane: the stream no longer holds events this instance had not read; \
          subscribers get a gap notice"
     );
-    inbox.gap(topic);
+    inbox.gap(&reading.topic);
 }
 
 /// Pauses between reconnection attempts: doubling from `min` up to `max`,

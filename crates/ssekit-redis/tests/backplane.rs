@@ -425,3 +425,69 @@ async fn dropping_the_hub_stops_its_reader() {
         "the backplane's connections outlived the hub"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_that_falls_behind_the_trimming_gives_the_notice() {
+    let redis = RedisServer::start().await;
+    let proxy = Proxy::start(redis.addr()).await;
+    let (one, _) = instance(&redis.url(), |b| b.maxlen(10));
+    let (two, two_stats) = instance(&proxy.url(), |b| b.maxlen(10));
+    let mut there = Listener::new(two.subscribe("t", None).await.unwrap());
+    let mut ids = publish_all(&one, "t", ["e0".to_owned()]).await;
+    assert_eq!(there.next().await.last_event_id, ids[0].to_string());
+
+    // The reader stays connected, but what Redis answers it is held up
+    // while the stream is trimmed past it.
+    proxy.pause();
+    ids.extend(publish_all(&one, "t", (1..300).map(|n| format!("e{n}"))).await);
+    let kept = first_in_stream(&redis, "ssekit:t").await;
+    proxy.resume();
+
+    // Whatever its held-up read had, then the notice, then what the
+    // stream still holds, to the end.
+    let mut event = there.next().await;
+    let mut read = 1;
+    while !is_gap(&event, "backplane") {
+        assert_eq!(event.last_event_id, ids[read].to_string());
+        read += 1;
+        assert!(read < 100, "no notice: {event:?}");
+        event = there.next().await;
+    }
+    let at = ids.iter().position(|id| *id == kept).unwrap();
+    assert!(at > read, "nothing was lost");
+    for (n, id) in ids.iter().enumerate().skip(at) {
+        let event = there.next().await;
+        assert_eq!(
+            (event.data, event.last_event_id),
+            (format!("e{n}"), id.to_string())
+        );
+    }
+    let seen = two_stats.snapshot();
+    assert_eq!((seen.gaps, seen.reconnects), (1, 0), "{seen:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_topic_trimmed_before_its_first_read_gives_the_notice() {
+    let redis = RedisServer::start().await;
+    let proxy = Proxy::start(redis.addr()).await;
+    let (one, _) = instance(&redis.url(), |b| b.maxlen(10));
+    let (two, two_stats) = instance(&proxy.url(), |b| b.maxlen(10));
+    // Armed on an empty stream: no entry of it read yet.
+    let mut there = Listener::new(two.subscribe("fresh", None).await.unwrap());
+
+    proxy.cut().await;
+    let ids = publish_all(&one, "fresh", (0..300).map(|n| format!("e{n}"))).await;
+    let kept = first_in_stream(&redis, "ssekit:fresh").await;
+    proxy.restore();
+
+    assert!(is_gap(&there.next().await, "backplane"));
+    let at = ids.iter().position(|id| *id == kept).unwrap();
+    for (n, id) in ids.iter().enumerate().skip(at) {
+        let event = there.next().await;
+        assert_eq!(
+            (event.data, event.last_event_id),
+            (format!("e{n}"), id.to_string())
+        );
+    }
+    assert_eq!(two_stats.snapshot().gaps, 1);
+}

@@ -130,7 +130,28 @@ pub struct Proxy {
 
 struct ProxyState {
     cut: bool,
+    paused: tokio::sync::watch::Sender<bool>,
     links: JoinSet<()>,
+}
+
+/// Copies one direction of a link, holding what it read while paused.
+async fn forward(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    mut paused: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut buffer = vec![0u8; 64 * 1024];
+    loop {
+        let read = match from.read(&mut buffer).await {
+            Ok(0) | Err(_) => return,
+            Ok(read) => read,
+        };
+        if paused.wait_for(|paused| !paused).await.is_err()
+            || to.write_all(&buffer[..read]).await.is_err()
+        {
+            return;
+        }
+    }
 }
 
 impl Proxy {
@@ -139,20 +160,28 @@ impl Proxy {
         let addr = listener.local_addr().unwrap();
         let state = Arc::new(Mutex::new(ProxyState {
             cut: false,
+            paused: tokio::sync::watch::Sender::new(false),
             links: JoinSet::new(),
         }));
         let shared = Arc::clone(&state);
         let accept = tokio::spawn(async move {
-            while let Ok((mut client, _)) = listener.accept().await {
+            while let Ok((client, _)) = listener.accept().await {
                 let mut state = shared.lock().unwrap();
                 if state.cut {
                     // Dropped at once: the client sees its connection close.
                     continue;
                 }
+                let paused = state.paused.subscribe();
                 state.links.spawn(async move {
-                    if let Ok(mut server) = TcpStream::connect(upstream).await {
-                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
-                    }
+                    let Ok(server) = TcpStream::connect(upstream).await else {
+                        return;
+                    };
+                    let (from_client, to_client) = client.into_split();
+                    let (from_server, to_server) = server.into_split();
+                    tokio::join!(
+                        forward(from_client, to_server, paused.clone()),
+                        forward(from_server, to_client, paused),
+                    );
                 });
             }
         });
@@ -177,6 +206,16 @@ impl Proxy {
         };
         links.abort_all();
         while links.join_next().await.is_some() {}
+    }
+
+    /// Holds everything sent either way, connections kept open, until
+    /// [`resume`](Self::resume).
+    pub fn pause(&self) {
+        self.state.lock().unwrap().paused.send_replace(true);
+    }
+
+    pub fn resume(&self) {
+        self.state.lock().unwrap().paused.send_replace(false);
     }
 
     pub fn restore(&self) {
