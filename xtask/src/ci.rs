@@ -48,6 +48,10 @@ pub(crate) fn run() -> Result<(), String> {
         &["test", "--package", "ssekit", "--benches"],
         &[],
     )?;
+    // The server bench, a few hundred events per server in a debug build:
+    // it proves every server, the load client and the report still work,
+    // and times nothing (the comparison is `cargo xtask bench`).
+    crate::bench::run(&["--quick".to_owned()])?;
     step(
         "docs",
         cargo,

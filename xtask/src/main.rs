@@ -1,5 +1,6 @@
 //! The project's tasks: `cargo xtask <task>`.
 //!
+//! - `bench`: ssekit's adapters against the peers' SSE, into `docs/BENCHMARKS.md`.
 //! - `ci`: everything CI checks, in the order that fails fastest.
 //! - `conformance`: the conformance suite's results, as the README's table.
 //!
@@ -10,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Instant;
 
+mod bench;
 mod ci;
 mod conformance;
 mod system;
@@ -17,11 +19,12 @@ mod system;
 fn main() -> ExitCode {
     let args: Vec<String> = env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
+        Some("bench") => bench::run(&args[1..]),
         Some("ci") => ci::run(),
         Some("conformance") => conformance::run(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <task>\n\ntasks:\n  ci            format, lint, test and document everything, as CI does\n  conformance   run the conformance suite and write its table into README.md"
+                "usage: cargo xtask <task>\n\ntasks:\n  bench         measure ssekit against the peers and write docs/BENCHMARKS.md (--quick: smoke run)\n  ci            format, lint, test and document everything, as CI does\n  conformance   run the conformance suite and write its table into README.md"
             );
             return ExitCode::from(2);
         }
