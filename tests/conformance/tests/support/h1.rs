@@ -361,6 +361,14 @@ impl Response {
     }
 }
 
+impl Response {
+    /// Half-closes the connection (a FIN from the client) and keeps
+    /// reading: what a client does that has nothing more to send.
+    pub(crate) async fn shutdown_write(&mut self) -> std::io::Result<()> {
+        self.stream.shutdown().await
+    }
+}
+
 impl BodySource for Response {
     async fn next_chunk(&mut self) -> Result<Option<Chunk>, String> {
         Response::next_chunk(self).await

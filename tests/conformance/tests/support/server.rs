@@ -48,8 +48,23 @@ impl Server {
 
     /// As [`start`](Self::start), with more arguments (`--hub-capacity N`).
     pub(crate) async fn start_with(adapter: Adapter, args: &[&str]) -> Self {
+        Self::start_wrapped(adapter, &[], args).await
+    }
+
+    /// As [`start_with`](Self::start_with), with the server's command line
+    /// run by `wrapper` (`ip netns exec NAME`, which execs it, so the
+    /// child is still the server itself).
+    pub(crate) async fn start_wrapped(adapter: Adapter, wrapper: &[&str], args: &[&str]) -> Self {
         let binary = env!("CARGO_BIN_EXE_conformance-server");
-        let mut child = Command::new(binary)
+        let mut command = match wrapper {
+            [] => Command::new(binary),
+            [program, rest @ ..] => {
+                let mut command = Command::new(program);
+                command.args(rest).arg(binary);
+                command
+            }
+        };
+        let mut child = command
             .args(["--adapter", adapter.name(), "--port", "0"])
             .args(args)
             .stdin(Stdio::null())
