@@ -23,11 +23,12 @@ mod support;
 mod hub;
 #[path = "support/netns.rs"]
 mod netns;
+#[path = "support/spread.rs"]
+mod spread;
 
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
@@ -502,8 +503,9 @@ const LEAVES: [Leave; 4] = [
     Leave::Reset,
 ];
 
-async fn churn_once(addr: std::net::SocketAddr, leave: Leave) -> Result<(), String> {
-    let mut stream = TcpStream::connect(addr)
+async fn churn_once(addr: std::net::SocketAddr, n: usize) -> Result<(), String> {
+    let leave = LEAVES[n % LEAVES.len()];
+    let mut stream = spread::connect(addr, n)
         .await
         .map_err(|err| format!("connect: {err}"))?;
     if matches!(leave, Leave::Silent) {
@@ -567,7 +569,7 @@ pub(crate) async fn connects_and_disconnects_leave_nothing_behind(adapter: Adapt
                 let mut n = first;
                 let mut failures = Vec::new();
                 while n < done + count {
-                    if let Err(err) = churn_once(addr, LEAVES[n % LEAVES.len()]).await {
+                    if let Err(err) = churn_once(addr, n).await {
                         failures.push(format!("client #{n} ({:?}): {err}", LEAVES[n % 4]));
                     }
                     n += WORKERS;
