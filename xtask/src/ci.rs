@@ -52,6 +52,8 @@ pub(crate) fn run() -> Result<(), String> {
     // it proves every server, the load client and the report still work,
     // and times nothing (the comparison is `cargo xtask bench`).
     crate::bench::run(&["--quick".to_owned()])?;
+    // Each fuzz target briefly, from its committed seeds (docs/FUZZING.md).
+    crate::fuzz::smoke()?;
     step(
         "docs",
         cargo,

@@ -3,6 +3,7 @@
 //! - `bench`: ssekit's adapters against the peers' SSE, into `docs/BENCHMARKS.md`.
 //! - `ci`: everything CI checks, in the order that fails fastest.
 //! - `conformance`: the conformance suite's results, as the README's table.
+//! - `fuzz`: the libFuzzer targets in `fuzz/`, each for a bounded time.
 //!
 //! It has no dependencies, so it compiles in a moment.
 
@@ -14,6 +15,7 @@ use std::time::Instant;
 mod bench;
 mod ci;
 mod conformance;
+mod fuzz;
 mod system;
 
 fn main() -> ExitCode {
@@ -22,9 +24,10 @@ fn main() -> ExitCode {
         Some("bench") => bench::run(&args[1..]),
         Some("ci") => ci::run(),
         Some("conformance") => conformance::run(),
+        Some("fuzz") => fuzz::run(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <task>\n\ntasks:\n  bench         measure ssekit against the peers and write docs/BENCHMARKS.md (--quick: smoke run)\n  ci            format, lint, test and document everything, as CI does\n  conformance   run the conformance suite and write its table into README.md"
+                "usage: cargo xtask <task>\n\ntasks:\n  bench         measure ssekit against the peers and write docs/BENCHMARKS.md (--quick: smoke run)\n  ci            format, lint, test and document everything, as CI does\n  conformance   run the conformance suite and write its table into README.md\n  fuzz          run each fuzz target for a while (--seconds N, default 60; --asan; target names)"
             );
             return ExitCode::from(2);
         }
