@@ -1,7 +1,11 @@
 //! `cargo run -p example-axum`, then open the address it prints. `PORT`
 //! chooses the port (3000 by default); ctrl-c shuts down gracefully.
+//! For two instances sharing one feed through Redis, see the `cluster`
+//! binary.
 
 use std::net::{Ipv4Addr, SocketAddr};
+
+use example_axum::Config;
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
@@ -12,7 +16,8 @@ async fn main() -> std::io::Result<()> {
     let listener =
         tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port))).await?;
     println!("listening on http://{}", listener.local_addr()?);
-    example_axum::serve(listener, example_axum::Config::default(), async {
+    let config = Config::default();
+    example_axum::serve(listener, config.hub().build(), config.tick, async {
         let _ = tokio::signal::ctrl_c().await;
     })
     .await

@@ -1,6 +1,6 @@
 //! The example on a real port: the page, the stream's head, replay after a
-//! Last-Event-ID then live messages, ticks, no compression on the stream,
-//! the message size limit, and a graceful shutdown with 20 streams open.
+//! Last-Event-ID then live messages, the gap notice, ticks, no compression on the stream, the message
+//! size limit, and a graceful shutdown with 20 streams open.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -9,6 +9,7 @@ use bytes::Bytes;
 use example_axum::Config;
 use http::Method;
 use ssekit::decode::MessageEvent;
+use ssekit::hub::{EventId, GAP_EVENT};
 use ssekit_test_support::{
     Client, PATIENCE, Reader, SECOND, TestServer, assert_sse_head, body_bytes, event, last_retry,
 };
@@ -21,7 +22,9 @@ async fn start() -> TestServer {
 async fn start_with(config: Config) -> TestServer {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    TestServer::spawn(addr, |signal| example_axum::serve(listener, config, signal))
+    TestServer::spawn(addr, move |signal| {
+        example_axum::serve(listener, config.hub().build(), config.tick, signal)
+    })
 }
 
 /// Reads `GET /events` with `headers` as a browser's `EventSource` would.
@@ -49,7 +52,7 @@ async fn publish(addr: SocketAddr, text: impl Into<Bytes>) -> (http::StatusCode,
 async fn published(addr: SocketAddr, text: &str) -> String {
     let (status, id) = publish(addr, text.to_owned()).await;
     assert_eq!(status, 200, "{id}");
-    assert!(id.parse::<u64>().is_ok(), "not an id: {id}");
+    assert!(id.parse::<EventId>().is_ok(), "not a hub id: {id}");
     id
 }
 
@@ -118,14 +121,40 @@ async fn ticks_carry_no_id_so_the_last_event_id_stays_on_the_last_message() {
         ..Config::default()
     })
     .await;
-    let id = published(server.addr, "hello").await;
     let mut events = events(server.addr, &[]).await;
+    // The first tick: subscribed.
+    assert_eq!(events.next_event(PATIENCE).await.0.event_type, "tick");
+    let id = published(server.addr, "hello").await;
     assert_eq!(news(&mut events).await, message(&id, "hello"));
     for _ in 0..2 {
         let (tick, _) = events.next_event(PATIENCE).await;
         assert_eq!(tick.event_type, "tick");
         assert_eq!(tick.last_event_id, id);
         assert!(tick.data.ends_with(" UTC"), "{}", tick.data);
+    }
+}
+
+#[tokio::test]
+async fn an_id_too_old_to_replay_gets_the_notice_then_what_is_kept() {
+    let server = start_with(Config {
+        replay: 3,
+        lag: 2,
+        ..Config::default()
+    })
+    .await;
+    let mut ids = Vec::new();
+    for n in 1..=5 {
+        ids.push(published(server.addr, &n.to_string()).await);
+    }
+    let mut events = events(server.addr, &[("last-event-id", ids[0].as_bytes())]).await;
+    let notice = news(&mut events).await;
+    assert_eq!(notice.event_type, GAP_EVENT);
+    assert!(notice.data.contains("\"expired\""), "{}", notice.data);
+    for n in 3..=5 {
+        assert_eq!(
+            news(&mut events).await,
+            message(&ids[n - 1], &n.to_string())
+        );
     }
 }
 
