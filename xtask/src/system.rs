@@ -11,7 +11,7 @@ struct Needed {
     why: &'static str,
 }
 
-const NEEDED: [Needed; 3] = [
+const NEEDED: [Needed; 5] = [
     Needed {
         program: "chromium",
         package: "chromium",
@@ -26,6 +26,16 @@ const NEEDED: [Needed; 3] = [
         program: "redis-server",
         package: "redis-server",
         why: "the Redis backplane tests of ssekit-redis",
+    },
+    Needed {
+        program: "nft",
+        package: "nftables",
+        why: "the hostile-client test whose client vanishes (its packets dropped)",
+    },
+    Needed {
+        program: "curl",
+        package: "curl",
+        why: "the vanishing client of the hostile-client tests",
     },
 ];
 

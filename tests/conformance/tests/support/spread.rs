@@ -1,6 +1,6 @@
 //! Connections from many loopback addresses, for the cases that open
 //! thousands: the ephemeral ports of one source address (about 28,000,
-//! shared with everything else on the machine, TIME_WAIT included) run
+//! shared with everything else on the machine, `TIME_WAIT` included) run
 //! short, and every address of 127.0.0.0/8 has ports of its own.
 
 use std::net::{Ipv4Addr, SocketAddr};
