@@ -3,6 +3,7 @@
 //! - `bench`: ssekit's adapters against the peers' SSE, into `docs/BENCHMARKS.md`.
 //! - `ci`: everything CI checks, in the order that fails fastest.
 //! - `conformance`: the conformance suite's results, as the README's table.
+//! - `soak`: the hub's bounded soak on every adapter, into `docs/RELIABILITY.md`.
 //! - `fuzz`: the libFuzzer targets in `fuzz/`, each for a bounded time.
 //!
 //! It has no dependencies, so it compiles in a moment.
@@ -16,6 +17,7 @@ mod bench;
 mod ci;
 mod conformance;
 mod fuzz;
+mod soak;
 mod system;
 
 fn main() -> ExitCode {
@@ -24,10 +26,11 @@ fn main() -> ExitCode {
         Some("bench") => bench::run(&args[1..]),
         Some("ci") => ci::run(),
         Some("conformance") => conformance::run(),
+        Some("soak") => soak::run(&args[1..]),
         Some("fuzz") => fuzz::run(&args[1..]),
         _ => {
             eprintln!(
-                "usage: cargo xtask <task>\n\ntasks:\n  bench         measure ssekit against the peers and write docs/BENCHMARKS.md (--quick: smoke run)\n  ci            format, lint, test and document everything, as CI does\n  conformance   run the conformance suite and write its table into README.md\n  fuzz          run each fuzz target for a while (--seconds N, default 60; --asan; target names)"
+                "usage: cargo xtask <task>\n\ntasks:\n  bench         measure ssekit against the peers and write docs/BENCHMARKS.md (--quick: smoke run)\n  ci            format, lint, test and document everything, as CI does\n  conformance   run the conformance suite and write its table into README.md\n  soak          soak the hub on every adapter and write docs/RELIABILITY.md's table (--minutes N, default 2)\n  fuzz          run each fuzz target for a while (--seconds N, default 60; --asan; target names)"
             );
             return ExitCode::from(2);
         }
