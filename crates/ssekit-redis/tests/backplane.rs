@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use ssekit::Event;
 use ssekit::hub::{EventId, Hub};
 use ssekit_redis::{RedisBackplane, RedisStats};
-use support::{Listener, Proxy, RedisServer, is_gap};
+use support::{Connect, Listener, Proxy, RedisServer, is_gap};
 
 /// An instance: a hub on the Redis at `url`, quick to notice and to retry.
 fn instance(

@@ -148,4 +148,8 @@ suite! {
         ],
         h2c: [],
     }
+    redis {
+        every: [two_instances_share_topics],
+        h2c: [],
+    }
 }

@@ -5,6 +5,7 @@
 
 pub mod clock;
 pub mod compression;
+pub mod redis;
 
 use std::collections::VecDeque;
 use std::future::{Future, IntoFuture};

@@ -10,6 +10,7 @@ pub(crate) mod heartbeat;
 pub(crate) mod hub;
 pub(crate) mod last_event_id;
 pub(crate) mod params;
+pub(crate) mod redis;
 pub(crate) mod refusals;
 pub(crate) mod resume;
 pub(crate) mod shutdown;
