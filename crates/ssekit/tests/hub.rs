@@ -529,3 +529,67 @@ async fn a_backplane_that_refuses_is_an_error_not_a_drop() {
     hub.publish("t", event("kept")).await.unwrap();
     assert_eq!(ready_data(&mut subscription), ["kept"]);
 }
+
+impl MemoryLog {
+    /// Tells every hub watching `topic` that some of its events are lost.
+    fn gap(&self, topic: &str) {
+        let inner = self.inner.lock().unwrap();
+        for (inbox, watched) in &inner.inboxes {
+            if watched.iter().any(|t| t == topic) {
+                inbox.gap(topic);
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_backplane_gap_reaches_live_and_resuming_subscribers() {
+    let log = MemoryLog::default();
+    let hub = Hub::builder().backplane(log.instance()).build();
+    let mut live = hub.subscribe("t", None).await.unwrap();
+    let first = hub.publish("t", event("1")).await.unwrap();
+    log.gap("t");
+    hub.publish("t", event("2")).await.unwrap();
+    let got: Vec<MessageEvent> = ready(&mut live).iter().flat_map(|f| messages(f)).collect();
+    let kinds: Vec<(&str, &str)> = got
+        .iter()
+        .map(|m| (m.event_type.as_str(), m.data.as_str()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("message", "1"),
+            (GAP_EVENT, "{\"reason\":\"backplane\"}"),
+            ("message", "2")
+        ]
+    );
+
+    // Resuming right after the event before the gap: the notice comes too.
+    let mut resumed = hub.subscribe("t", Some(&first.to_string())).await.unwrap();
+    let got: Vec<MessageEvent> = ready(&mut resumed)
+        .iter()
+        .flat_map(|f| messages(f))
+        .collect();
+    assert_eq!(got[0].event_type, GAP_EVENT);
+    assert_eq!(got[1].data, "2");
+}
+
+#[tokio::test]
+async fn history_longer_than_the_window_is_a_gap_not_a_flood() {
+    let log = MemoryLog::default();
+    let hub = Hub::builder().capacity(2).backplane(log.instance()).build();
+    let _watching = hub.subscribe("t", None).await.unwrap();
+    let mut ids = Vec::new();
+    for n in 1..=6 {
+        ids.push(hub.publish("t", event(&n.to_string())).await.unwrap());
+    }
+    let mut resumed = hub.subscribe("t", Some(&ids[0].to_string())).await.unwrap();
+    let got: Vec<MessageEvent> = ready(&mut resumed)
+        .iter()
+        .flat_map(|f| messages(f))
+        .collect();
+    assert_eq!(got[0].event_type, GAP_EVENT);
+    assert!(got[0].data.contains("expired"), "{}", got[0].data);
+    let rest: Vec<&str> = got[1..].iter().map(|m| m.data.as_str()).collect();
+    assert_eq!(rest, ["5", "6"]);
+}

@@ -39,7 +39,6 @@ pub struct Subscription {
     /// falling behind lagging rather than replaying.
     live: bool,
     slot: Slot,
-    batch: Vec<Bytes>,
     done: bool,
 }
 
@@ -62,7 +61,6 @@ impl Subscription {
             replay_until: head,
             live: true,
             slot: None,
-            batch: Vec::new(),
             done: false,
         };
         if let Some(watch) = watch {
@@ -103,8 +101,16 @@ impl Subscription {
                     retention
                 }
                 Some(backplane) => {
-                    let limit = self.shared.config.capacity;
-                    let history = backplane.history(&self.name, id, limit).await?;
+                    let capacity = self.shared.config.capacity;
+                    let mut history = backplane.history(&self.name, id, capacity + 1).await?;
+                    if history.events.len() > capacity {
+                        // Further behind than the window reaches, as in
+                        // process: what the window holds, after the notice.
+                        history.events.clear();
+                        history.after = Retention::Expired;
+                        self.cursor = self.topic.lock().first;
+                        self.live = false;
+                    }
                     let mut last = None;
                     for (event_id, event) in &history.events {
                         let mut bytes = Vec::with_capacity(event.len() + 48);
@@ -196,9 +202,8 @@ impl Stream for Subscription {
         }
         if this.backlog.is_empty() {
             let start = usize::try_from(this.cursor - window.first).unwrap_or(usize::MAX);
-            let mut size = frame.len();
             for entry in window.entries.range(start.min(window.entries.len())..) {
-                if size > 0 && size + entry.bytes.len() > config.max_frame {
+                if frame.len() > 0 && frame.len() + entry.bytes.len() > config.max_frame {
                     break;
                 }
                 let replay = this.cursor < this.replay_until;
@@ -208,23 +213,20 @@ impl Stream for Subscription {
                 }
                 replayed += u64::from(replay);
                 delivered += 1;
-                size += entry.bytes.len();
-                this.batch.push(entry.bytes.clone());
+                // A lone event is shared; several are copied into one
+                // frame, for one write.
+                let _ = frame.push(entry.bytes.clone(), usize::MAX);
             }
             if this.cursor == head {
                 this.live = true;
                 this.sent_through = None;
             }
         }
-        if this.batch.is_empty() && frame.len() == 0 {
+        if frame.len() == 0 {
             window.register(&mut this.slot, cx.waker());
             return Poll::Pending;
         }
         drop(window);
-        for bytes in this.batch.drain(..) {
-            // Sized to fit above: nothing overflows.
-            let _ = frame.push(bytes, usize::MAX);
-        }
         counters.delivered.fetch_add(delivered, Ordering::Relaxed);
         counters.replayed.fetch_add(replayed, Ordering::Relaxed);
         Poll::Ready(frame.finish().map(Encoded::from_wire))

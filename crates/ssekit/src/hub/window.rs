@@ -120,18 +120,16 @@ impl Window {
     /// Where a client that last saw `id` resumes, as a sequence number,
     /// or what became of `id`.
     pub(super) fn locate(&self, id: EventId) -> Result<u64, Retention> {
+        // The first entry with that id: a gap notice the backplane left
+        // after it carries the same id, and a client resuming there must
+        // get it.
+        let at = self.entries.partition_point(|entry| entry.id < id);
+        if self.entries.get(at).is_some_and(|entry| entry.id == id) {
+            return Ok(self.first + at as u64 + 1);
+        }
         if self.newest == Some(id) {
             // Up to date, even when the window has since emptied by age.
             return Ok(self.head());
-        }
-        let after = self.entries.partition_point(|entry| entry.id <= id);
-        if after > 0
-            && self
-                .entries
-                .get(after - 1)
-                .is_some_and(|entry| entry.id == id)
-        {
-            return Ok(self.first + after as u64);
         }
         let oldest = self.entries.front().map(|entry| entry.id).or(self.newest);
         match oldest {
