@@ -1,6 +1,7 @@
 //! Faults, over real sockets, against the conformance server of every
-//! adapter: a handler's event stream that fails or panics, and a shutdown
-//! with ten thousand streams open.
+//! adapter: a handler's event stream that fails or panics, a shutdown
+//! with ten thousand streams open, and Redis killed and restarted under a
+//! two-instance hub.
 //!
 //! The failing streams are the server's test endpoints `/fault/error` and
 //! `/fault/panic` (beyond the contract): N events, then an error or a
@@ -57,6 +58,7 @@ every_adapter! {
         a_failing_stream_ends_cleanly_and_says_why: 30,
         a_panicking_stream_ends_cleanly_and_says_why: 30,
         ten_thousand_streams_end_within_the_grace_period: 120,
+        redis_killed_and_restarted_under_load_loses_no_acknowledged_event: 60,
     ],
     h2c: [a_panic_spares_the_other_streams_of_its_h2_connection: 30],
 }
@@ -396,5 +398,145 @@ pub(crate) async fn ten_thousand_streams_end_within_the_grace_period(adapter: Ad
     match exit {
         Some(status) => assert!(status.success(), "{name}: exit status {status}"),
         None => panic!("{name}: the server had not exited {EXIT_WITHIN:?} after SIGTERM"),
+    }
+}
+
+/// Publishes `data` on `topic`: the id when the server acknowledged it,
+/// `None` when it refused (503: the backplane is unreachable).
+async fn try_publish(server: &Server, topic: &str, data: &str) -> Option<String> {
+    let target = format!("/hub/publish?topic={topic}");
+    let reply = support::fetch(
+        server,
+        &h1::Request::post(&target, data.as_bytes().to_vec()),
+    )
+    .await
+    .unwrap_or_else(|err| panic!("{}: POST {target}: {err}", server.adapter.name()));
+    match reply.head.status {
+        200 => {
+            let json: serde_json::Value = serde_json::from_slice(&reply.body).expect("JSON");
+            Some(json["id"].as_str().expect("an id").to_owned())
+        }
+        503 => None,
+        other => panic!(
+            "{}: POST {target}: {other}: {}",
+            server.adapter.name(),
+            reply.text()
+        ),
+    }
+}
+
+/// Publishes to the two servers in turn until `until`: the acknowledged
+/// ids, and how many were refused.
+async fn publish_for(servers: &[Server; 2], n: &mut usize, until: Instant) -> (Vec<String>, usize) {
+    let mut acked = Vec::new();
+    let mut refused = 0;
+    while Instant::now() < until {
+        *n += 1;
+        match try_publish(&servers[*n % 2], "load", &format!("event {n}")).await {
+            Some(id) => acked.push(id),
+            None => refused += 1,
+        }
+    }
+    (acked, refused)
+}
+
+/// Redis (without persistence) killed and restarted while two instances
+/// publish and four subscribers listen: the subscribers keep their
+/// connections, publishes during the outage are refused (never dropped
+/// silently), and every acknowledged event reaches every subscriber, in
+/// order; what Redis lost with its restart is announced in-band.
+pub(crate) async fn redis_killed_and_restarted_under_load_loses_no_acknowledged_event(
+    adapter: Adapter,
+) {
+    let name = adapter.name();
+    let mut redis = ssekit_test_support::redis::RedisServer::start().await;
+    let url = redis.url();
+    let servers = [
+        Server::start_with(adapter, &["--redis", &url]).await,
+        Server::start_with(adapter, &["--redis", &url]).await,
+    ];
+    let mut readers = Vec::new();
+    for server in servers.iter().chain(servers.iter()) {
+        let reader = open(server, h1::Request::get("/hub/subscribe?topic=load")).await;
+        assert_sse_head(reader.head(), name);
+        readers.push(reader);
+    }
+    for server in &servers {
+        let deadline = Instant::now() + PATIENCE;
+        while support::get(server, "/hub/stats").await.text() != r#"{"subscribers":2}"# {
+            assert!(Instant::now() < deadline, "{name}: subscribers not counted");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    let mut acknowledged = Vec::new();
+    let (mut refused, mut n) = (0, 0);
+    let (acked, _) = publish_for(
+        &servers,
+        &mut n,
+        Instant::now() + Duration::from_millis(500),
+    )
+    .await;
+    acknowledged.extend(acked);
+    redis.kill();
+    let (acked, during) = publish_for(
+        &servers,
+        &mut n,
+        Instant::now() + Duration::from_millis(500),
+    )
+    .await;
+    acknowledged.extend(acked);
+    refused += during;
+    redis.restart().await;
+    // Give each instance's reader time to come back (its backoff is at
+    // most 2 s), then go on publishing until events flow again.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut after_restart = 0;
+    while after_restart < 50 {
+        assert!(
+            Instant::now() < deadline,
+            "{name}: publishing never recovered"
+        );
+        let (acked, failed) = publish_for(
+            &servers,
+            &mut n,
+            Instant::now() + Duration::from_millis(200),
+        )
+        .await;
+        after_restart += acked.len();
+        acknowledged.extend(acked);
+        refused += failed;
+    }
+    assert!(
+        refused > 0,
+        "{name}: no publish was refused while Redis was down"
+    );
+    println!(
+        "{name}: {} events acknowledged, {refused} refused while Redis was down",
+        acknowledged.len()
+    );
+
+    for (i, reader) in readers.iter_mut().enumerate() {
+        let mut received = Vec::new();
+        let mut notices = 0;
+        while received.len() < acknowledged.len() {
+            let (event, _) = reader.next_event(PATIENCE).await.unwrap_or_else(|err| {
+                panic!(
+                    "{name}: subscriber {i} lost its stream or an event after {} of {}: {err}",
+                    received.len(),
+                    acknowledged.len()
+                )
+            });
+            if event.event_type == "ssekit-gap" {
+                notices += 1;
+                continue;
+            }
+            received.push(event.last_event_id);
+        }
+        assert_eq!(received, acknowledged, "{name}: subscriber {i}");
+        assert!(
+            notices <= 2,
+            "{name}: subscriber {i}: {notices} gap notices"
+        );
     }
 }
