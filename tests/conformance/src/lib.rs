@@ -192,3 +192,22 @@ mod tests {
 #[cfg(doctest)]
 #[doc = include_str!("../../../README.md")]
 struct ReadmeDoctests;
+
+/// The guide's pages (`docs/guide`), compiled as doc tests here for the
+/// same reason: their snippets use every adapter, the hub and the Redis
+/// backplane.
+#[cfg(doctest)]
+mod guide {
+    #[doc = include_str!("../../../docs/guide/README.md")]
+    struct Index;
+    #[doc = include_str!("../../../docs/guide/production.md")]
+    struct Production;
+    #[doc = include_str!("../../../docs/guide/scaling.md")]
+    struct Scaling;
+    #[doc = include_str!("../../../docs/guide/slow-subscribers.md")]
+    struct SlowSubscribers;
+    #[doc = include_str!("../../../docs/guide/shutdown.md")]
+    struct Shutdown;
+    #[doc = include_str!("../../../docs/guide/migrating.md")]
+    struct Migrating;
+}
