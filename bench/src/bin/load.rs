@@ -79,6 +79,22 @@ impl Plan {
         }
     }
 
+    /// Only 10,000-subscriber bursts, for a profiler attached to the
+    /// server: nothing else it does muddles the profile.
+    fn profile() -> Self {
+        Self {
+            bursts: vec![10_000; 4],
+            burst_deliveries: 1_000_000,
+            burst_events_max: 400,
+            payload: 64,
+            stream_events: 1_000,
+            stream_size: 32,
+            steady_subscribers: 0,
+            steady_rate: 10,
+            steady_secs: 0,
+        }
+    }
+
     fn burst_events(&self, subscribers: usize) -> usize {
         (self.burst_deliveries / subscribers.max(1)).clamp(1, self.burst_events_max)
     }
@@ -91,16 +107,20 @@ struct Args {
     net: u8,
     out: String,
     quick: bool,
+    profile: bool,
 }
 
 impl Args {
     fn parse() -> Result<Self, String> {
-        const USAGE: &str = "usage: load --port P --pid PID --net X --out FILE [--quick]";
-        let (mut port, mut pid, mut net, mut out, mut quick) = (None, None, None, None, false);
+        const USAGE: &str =
+            "usage: load --port P --pid PID --net X --out FILE [--quick | --profile]";
+        let (mut port, mut pid, mut net, mut out) = (None, None, None, None);
+        let (mut quick, mut profile) = (false, false);
         let mut args = std::env::args().skip(1);
         while let Some(flag) = args.next() {
-            if flag == "--quick" {
-                quick = true;
+            if flag == "--quick" || flag == "--profile" {
+                quick |= flag == "--quick";
+                profile |= flag == "--profile";
                 continue;
             }
             let value = args
@@ -122,6 +142,7 @@ impl Args {
                 net,
                 out,
                 quick,
+                profile,
             }),
             _ => Err(USAGE.to_owned()),
         }
@@ -148,6 +169,8 @@ fn main() -> ExitCode {
     };
     let plan = if args.quick {
         Plan::quick()
+    } else if args.profile {
+        Plan::profile()
     } else {
         Plan::full()
     };
