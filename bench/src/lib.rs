@@ -264,6 +264,13 @@ pub mod results {
         /// Bytes those calls wrote (`wchar`).
         #[serde(default)]
         pub server_write_bytes: u64,
+        /// CPU time (user + system) the server spent meanwhile.
+        #[serde(default)]
+        pub server_cpu_secs: f64,
+        /// CPU time the load client spent meanwhile: near the elapsed
+        /// time, the client is what limits the figure.
+        #[serde(default)]
+        pub client_cpu_secs: f64,
     }
 
     /// Events published to a set of subscribers, as a burst or at a rate.

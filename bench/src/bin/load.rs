@@ -87,7 +87,7 @@ impl Plan {
             burst_deliveries: 1_000_000,
             burst_events_max: 400,
             payload: 64,
-            stream_events: 1_000,
+            stream_events: 2_000_000,
             stream_size: 32,
             steady_subscribers: 0,
             steady_rate: 10,
@@ -316,6 +316,8 @@ async fn stream(server: &Server, src: Ipv4Addr, plan: &Plan) -> io::Result<Strea
         events_per_sec: reader.events as f64 / secs,
         server_writes: spent.writes,
         server_write_bytes: spent.write_bytes,
+        server_cpu_secs: spent.server,
+        client_cpu_secs: spent.client,
     })
 }
 
