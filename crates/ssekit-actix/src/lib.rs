@@ -83,6 +83,12 @@
 //! Every stream carries `Content-Encoding: identity`, which
 //! `middleware::Compress` takes as already encoded, so `App::wrap(Compress)`
 //! leaves event streams alone and compresses everything else.
+//!
+//! # Feature flags
+//!
+//! None: the crate has no optional features. It builds on actix-web 4
+//! with default features off; enable `macros`, `compress-*` and the rest on
+//! actix-web itself, as your app needs.
 
 #![cfg_attr(
     not(test),

@@ -64,6 +64,12 @@
 //! `axum::serve` leaves Nagle's algorithm on, which can hold a small event
 //! back for up to 40 ms while the previous one is unacknowledged. Wrap the
 //! listener in [`tcp_nodelay`] so each event leaves at once.
+//!
+//! # Feature flags
+//!
+//! None: the crate has no optional features. It builds on axum 0.8 with
+//! default features off and turns on only `tokio` and `http1`; enable
+//! `http2` and the rest on axum itself, as your app needs.
 
 #![cfg_attr(
     not(test),

@@ -1,5 +1,16 @@
 //! The command line: argument parsing with clap, and the glue from the
 //! arguments to [`tail`] and [`check`].
+//!
+//! [`run`] is the whole program behind a function, for tests and for tools
+//! that embed it; it returns the [exit code](crate::exit).
+//!
+//! ```
+//! use ssekit_cli::{cli, exit};
+//!
+//! // Bad arguments are a usage error, before anything is sent.
+//! assert_eq!(cli::run(["ssekit", "check", "not a url"]), exit::USAGE);
+//! assert_eq!(cli::run(["ssekit", "tail", "--count", "none", "http://127.0.0.1/"]), exit::USAGE);
+//! ```
 
 use std::ffi::OsString;
 use std::io::{ErrorKind, IsTerminal, Write};

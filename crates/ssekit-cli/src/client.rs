@@ -1,6 +1,21 @@
 //! A small HTTP/1.1 client for event streams: hyper on a TCP connection,
 //! with rustls for `https://`, bounded memory and one deadline for the
 //! response head.
+//!
+//! ```
+//! use ssekit_cli::client::{Target, parse_header};
+//!
+//! let target = Target::parse("https://example.com/events?topic=news")?;
+//! assert!(target.is_https());
+//! assert_eq!((target.host(), target.port(), target.path()), ("example.com", 443, "/events?topic=news"));
+//!
+//! // Headers are given as on the command line (`-H`), and checked there.
+//! let (name, value) = parse_header("Authorization: Bearer abc")?;
+//! assert_eq!((name.as_str(), value.to_str().unwrap()), ("authorization", "Bearer abc"));
+//! assert!(parse_header("no colon").is_err());
+//! assert!(Target::parse("ftp://example.com/").is_err());
+//! # Ok::<(), ssekit_cli::Error>(())
+//! ```
 
 use std::fmt;
 use std::sync::Arc;

@@ -1,4 +1,14 @@
 //! Durations as a person writes them on a command line: `250ms`, `2s`, `1.5s`, `1m`.
+//!
+//! ```
+//! use std::time::Duration;
+//! use ssekit_cli::duration;
+//!
+//! let within = duration::parse("1.5s")?;
+//! assert_eq!(within, Duration::from_millis(1500));
+//! assert_eq!(duration::show(within), "1.5s");
+//! # Ok::<(), String>(())
+//! ```
 
 use std::time::Duration;
 

@@ -65,6 +65,13 @@
 //! assert_eq!(report.get("resume").unwrap().verdict, Verdict::Pass);
 //! # Ok(()) }
 //! ```
+//!
+//! # Feature flags
+//!
+//! None: the crate has no optional features. TLS is always built in
+//! (rustls on ring, with Mozilla's roots from `webpki-roots`), so the
+//! binary needs no system certificate store and no OpenSSL.
+
 #![cfg_attr(
     not(test),
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)

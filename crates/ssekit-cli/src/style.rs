@@ -1,4 +1,13 @@
 //! ANSI colour for a terminal, and nothing for anything else.
+//!
+//! ```
+//! use ssekit_cli::style::{Style, escape_controls};
+//!
+//! // What a server sends is shown, never obeyed by the terminal.
+//! let shown = escape_controls("hi\x1b]0;pwned\x07");
+//! assert_eq!(Style::plain().bold(&shown), "hi\\u{1b}]0;pwned\\u{7}");
+//! assert_eq!(Style::colored().green("PASS"), "\x1b[32mPASS\x1b[0m");
+//! ```
 
 use std::io::IsTerminal;
 

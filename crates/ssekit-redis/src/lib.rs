@@ -97,6 +97,12 @@
 //! - Ids come from the Redis server's clock. A Redis restarted empty on a
 //!   clock that went back gives ids below those already delivered, which
 //!   the reader does not see until its clock passes them.
+//!
+//! # Feature flags
+//!
+//! None: the crate has no optional features. It uses redis-rs with only
+//! its `tokio-comp` feature (no TLS, no cluster client), and runs its
+//! reader on the tokio runtime the hub is built in.
 
 #![cfg_attr(
     not(test),

@@ -60,6 +60,11 @@
 //! [`Handoff`](ssekit::Handoff) in their response extensions; the layer hands
 //! its duties over through it instead of wrapping the body a second time, so
 //! nothing runs twice.
+//!
+//! # Feature flags
+//!
+//! None: the crate has no optional features. It needs `ssekit` with its
+//! default `tokio` feature, for the heartbeat and shutdown timers.
 
 #![cfg_attr(
     not(test),

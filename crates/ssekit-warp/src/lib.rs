@@ -78,6 +78,12 @@
 //! Or serve through tower and use tower-http's `CompressionLayer`, which
 //! leaves alone a response with `Content-Encoding: identity`, as every
 //! stream has.
+//!
+//! # Feature flags
+//!
+//! None: the crate has no optional features. It builds on warp 0.4 with
+//! default features off; enable `server` (for `warp::serve`) and
+//! `compression` on warp itself, as your app needs.
 
 #![cfg_attr(
     not(test),

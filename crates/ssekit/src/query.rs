@@ -1,4 +1,17 @@
 //! Query strings, decoded as browsers encode them.
+//!
+//! `EventSource` cannot set headers, so a page that must resume a stream
+//! by hand puts the id in the URL, `?lastEventId=…`, which
+//! [`LastEventId::from_query`](crate::LastEventId::from_query) reads with
+//! this decoding.
+//!
+//! ```
+//! use ssekit::query::decode;
+//!
+//! assert_eq!(decode("caf%C3%A9+au+lait"), "café au lait".as_bytes());
+//! let last = ssekit::LastEventId::from_query("topic=a&lastEventId=%E2%82%AC42").unwrap();
+//! assert_eq!(last.as_str(), "€42");
+//! ```
 
 /// Decodes one name or value of a URL query as a form does: `+` is a
 /// space and `%XX` is a byte; a `%` that starts no valid escape stays as it
