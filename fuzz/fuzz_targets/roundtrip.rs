@@ -121,7 +121,7 @@ fn build(calls: &[Call], last_id: &mut String, expected: &mut Vec<Item>) -> ssek
                 event_type
             },
             data: data_lines.join("\n"),
-            last_event_id: last_id.clone(),
+            last_event_id: last_id.as_str().into(),
         }));
     }
     event.encode()

@@ -175,7 +175,7 @@ fn dispatch(state: &mut SpecState, out: &mut Vec<Item>) {
     out.push(Item::Event(MessageEvent {
         event_type,
         data: state.data_buffer.clone(),
-        last_event_id: state.last_event_id_string.clone(),
+        last_event_id: state.last_event_id_string.as_str().into(),
     }));
     // 7. "Set the data buffer and the event type buffer to the empty string."
     state.data_buffer.clear();
@@ -214,7 +214,7 @@ mod tests {
         Item::Event(MessageEvent {
             event_type: event_type.to_owned(),
             data: data.to_owned(),
-            last_event_id: id.to_owned(),
+            last_event_id: id.into(),
         })
     }
 

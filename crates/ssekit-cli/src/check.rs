@@ -542,7 +542,7 @@ async fn watch(
         burst: None,
         bursts: 0,
         faults: Vec::new(),
-        last_event_id: String::new(),
+        last_event_id: "".into(),
         ids: HashSet::new(),
     };
     let mut decoder = Decoder::with_max_event_size(options.max_event_size);
@@ -893,7 +893,7 @@ async fn resume_check(
 
 fn judge_resumed(last: &str, event: &MessageEvent, seen: &HashSet<u64>) -> (Verdict, String) {
     let shown = escape_controls(last);
-    let id = event.last_event_id.as_str();
+    let id = event.last_event_id.as_ref();
     let id_shown = escape_controls(id);
     if id.is_empty() {
         return (
@@ -937,7 +937,7 @@ mod tests {
         MessageEvent {
             event_type: "message".to_owned(),
             data: String::new(),
-            last_event_id: id.to_owned(),
+            last_event_id: id.into(),
         }
     }
 

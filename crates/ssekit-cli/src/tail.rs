@@ -394,7 +394,7 @@ impl Printer<'_> {
             Format::Json => self.json(&[
                 ("kind", json!("event")),
                 ("type", json!(event.event_type)),
-                ("id", json!(event.last_event_id)),
+                ("id", json!(&*event.last_event_id)),
                 ("data", json!(event.data)),
             ]),
             Format::Raw { .. } => Ok(()),

@@ -96,7 +96,7 @@ async fn what_one_instance_publishes_reaches_both() {
         let event = listener.next().await;
         assert_eq!(event.event_type, "greeting");
         assert_eq!(event.data, "hello\nworld");
-        assert_eq!(event.last_event_id, id.to_string());
+        assert_eq!(&*event.last_event_id, id.to_string());
     }
     let back = two
         .publish("news", Event::default().data("back"))
@@ -106,7 +106,7 @@ async fn what_one_instance_publishes_reaches_both() {
     for listener in [&mut here, &mut there] {
         let event = listener.next().await;
         assert_eq!(
-            (event.data.as_str(), event.last_event_id),
+            (event.data.as_str(), event.last_event_id.to_string()),
             ("back", back.to_string())
         );
     }
@@ -152,7 +152,7 @@ async fn a_client_resumes_on_another_instance() {
     for (n, id) in ids.iter().enumerate().skip(2) {
         let event = resumed.next().await;
         assert_eq!(
-            (event.data, event.last_event_id),
+            (event.data, event.last_event_id.to_string()),
             (format!("e{n}"), id.to_string())
         );
     }
@@ -163,7 +163,7 @@ async fn a_client_resumes_on_another_instance() {
         .unwrap();
     let event = resumed.next().await;
     assert_eq!(
-        (event.data.as_str(), event.last_event_id),
+        (event.data.as_str(), event.last_event_id.to_string()),
         ("e5", live.to_string())
     );
     assert!(resumed.quiet_for(Duration::from_millis(200)).await);
@@ -196,7 +196,7 @@ async fn an_id_that_left_the_window_is_replayed_from_the_stream() {
             .publish("log", Event::default().data(format!("e{n}")))
             .await
             .unwrap();
-        assert_eq!(watcher.next().await.last_event_id, id.to_string());
+        assert_eq!(&*watcher.next().await.last_event_id, id.to_string());
         ids.push(id);
     }
     // Two's window holds only e4 and e5 now; e2 and e3 come from XRANGE.
@@ -208,7 +208,7 @@ async fn an_id_that_left_the_window_is_replayed_from_the_stream() {
     for (n, id) in ids.iter().enumerate().skip(2) {
         let event = resumed.next().await;
         assert_eq!(
-            (event.data, event.last_event_id),
+            (event.data, event.last_event_id.to_string()),
             (format!("e{n}"), id.to_string())
         );
     }
@@ -234,7 +234,7 @@ async fn an_id_trimmed_from_the_stream_gets_the_expired_notice() {
     for (n, id) in ids.iter().enumerate().skip(at) {
         let event = resumed.next().await;
         assert_eq!(
-            (event.data, event.last_event_id),
+            (event.data, event.last_event_id.to_string()),
             (format!("e{n}"), id.to_string())
         );
     }
@@ -248,7 +248,7 @@ async fn a_cut_off_instance_catches_up_on_everything_redis_holds() {
     let (two, two_stats) = instance(&proxy.url(), same);
     let mut there = Listener::new(two.subscribe("t", None).await.unwrap());
     let first = one.publish("t", Event::default().data("e0")).await.unwrap();
-    assert_eq!(there.next().await.last_event_id, first.to_string());
+    assert_eq!(&*there.next().await.last_event_id, first.to_string());
 
     proxy.cut().await;
     let ids = publish_all(&one, "t", (1..=20).map(|n| format!("e{n}"))).await;
@@ -266,7 +266,7 @@ async fn a_cut_off_instance_catches_up_on_everything_redis_holds() {
     for (n, id) in ids.iter().enumerate() {
         let event = there.next().await;
         assert_eq!(
-            (event.data, event.last_event_id),
+            (event.data, event.last_event_id.to_string()),
             (format!("e{}", n + 1), id.to_string())
         );
     }
@@ -283,7 +283,7 @@ async fn trimmed_while_cut_off_gives_the_backplane_notice() {
     let (two, two_stats) = instance(&proxy.url(), same);
     let mut there = Listener::new(two.subscribe("t", None).await.unwrap());
     let first = one.publish("t", Event::default().data("e0")).await.unwrap();
-    assert_eq!(there.next().await.last_event_id, first.to_string());
+    assert_eq!(&*there.next().await.last_event_id, first.to_string());
 
     proxy.cut().await;
     let ids = publish_all(&one, "t", (1..=300).map(|n| format!("e{n}"))).await;
@@ -301,7 +301,7 @@ async fn trimmed_while_cut_off_gives_the_backplane_notice() {
     for (n, id) in ids.iter().enumerate().skip(at) {
         let event = there.next().await;
         assert_eq!(
-            (event.data, event.last_event_id),
+            (event.data, event.last_event_id.to_string()),
             (format!("e{}", n + 1), id.to_string())
         );
     }
@@ -320,7 +320,7 @@ async fn subscribers_stay_connected_through_a_redis_restart() {
         .await
         .unwrap();
     for listener in [&mut here, &mut there] {
-        assert_eq!(listener.next().await.last_event_id, before.to_string());
+        assert_eq!(&*listener.next().await.last_event_id, before.to_string());
     }
 
     redis.kill();
@@ -360,7 +360,7 @@ async fn subscribers_stay_connected_through_a_redis_restart() {
         assert!(is_gap(&listener.next().await, "backplane"));
         let event = listener.next().await;
         assert_eq!(
-            (event.data.as_str(), event.last_event_id),
+            (event.data.as_str(), event.last_event_id.to_string()),
             ("after", after.to_string())
         );
     }
@@ -387,7 +387,7 @@ async fn a_new_topic_does_not_wait_for_the_blocking_read() {
     let event = tokio::time::timeout(Duration::from_secs(5), late.next())
         .await
         .expect("the reader was woken for the new topic");
-    assert_eq!(event.last_event_id, id.to_string());
+    assert_eq!(&*event.last_event_id, id.to_string());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -434,7 +434,7 @@ async fn a_reader_that_falls_behind_the_trimming_gives_the_notice() {
     let (two, two_stats) = instance(&proxy.url(), |b| b.maxlen(10));
     let mut there = Listener::new(two.subscribe("t", None).await.unwrap());
     let mut ids = publish_all(&one, "t", ["e0".to_owned()]).await;
-    assert_eq!(there.next().await.last_event_id, ids[0].to_string());
+    assert_eq!(&*there.next().await.last_event_id, ids[0].to_string());
 
     // The reader stays connected, but what Redis answers it is held up
     // while the stream is trimmed past it.
@@ -448,7 +448,7 @@ async fn a_reader_that_falls_behind_the_trimming_gives_the_notice() {
     let mut event = there.next().await;
     let mut read = 1;
     while !is_gap(&event, "backplane") {
-        assert_eq!(event.last_event_id, ids[read].to_string());
+        assert_eq!(&*event.last_event_id, ids[read].to_string());
         read += 1;
         assert!(read < 100, "no notice: {event:?}");
         event = there.next().await;
@@ -458,7 +458,7 @@ async fn a_reader_that_falls_behind_the_trimming_gives_the_notice() {
     for (n, id) in ids.iter().enumerate().skip(at) {
         let event = there.next().await;
         assert_eq!(
-            (event.data, event.last_event_id),
+            (event.data, event.last_event_id.to_string()),
             (format!("e{n}"), id.to_string())
         );
     }
@@ -485,7 +485,7 @@ async fn a_topic_trimmed_before_its_first_read_gives_the_notice() {
     for (n, id) in ids.iter().enumerate().skip(at) {
         let event = there.next().await;
         assert_eq!(
-            (event.data, event.last_event_id),
+            (event.data, event.last_event_id.to_string()),
             (format!("e{n}"), id.to_string())
         );
     }

@@ -82,7 +82,7 @@ async fn heartbeats_never_land_inside_an_event_of_a_hand_written_body() {
         Item::Event(MessageEvent {
             event_type: "message".to_owned(),
             data: "a\nb".to_owned(),
-            last_event_id: String::new(),
+            last_event_id: "".into(),
         })
     );
     assert!(event_at - head_at >= Duration::from_millis(340));

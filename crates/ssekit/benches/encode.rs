@@ -184,7 +184,7 @@ fn expected_warp_wire(data: &str) -> String {
 fn decode_one(library: &str, bytes: &[u8]) -> (String, String) {
     let items = decode_all(bytes).unwrap_or_else(|err| panic!("{library}: {err}"));
     match items.as_slice() {
-        [Item::Event(event)] => (event.last_event_id.clone(), event.data.clone()),
+        [Item::Event(event)] => (event.last_event_id.to_string(), event.data.clone()),
         other => panic!("{library}: expected one event, decoded {other:?}"),
     }
 }

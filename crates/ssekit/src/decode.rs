@@ -25,7 +25,7 @@
 //!         Ok(Item::Event(MessageEvent {
 //!             event_type: "message".to_owned(),
 //!             data: "hello".to_owned(),
-//!             last_event_id: String::new(),
+//!             last_event_id: "".into(),
 //!         })),
 //!     ]
 //! );
@@ -36,6 +36,7 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::mem;
+use std::sync::Arc;
 use std::time::Duration;
 
 use memchr::{memchr, memchr2};
@@ -86,7 +87,7 @@ pub enum Item {
 ///     vec![Item::Event(MessageEvent {
 ///         event_type: "tick".to_owned(),
 ///         data: "a\nb".to_owned(),
-///         last_event_id: "7".to_owned(),
+///         last_event_id: "7".into(),
 ///     })]
 /// );
 /// ```
@@ -99,7 +100,11 @@ pub struct MessageEvent {
     pub data: String,
     /// The last event ID at dispatch. It persists across events until an
     /// `id` field changes it, so it need not come from this event's fields.
-    pub last_event_id: String,
+    ///
+    /// Shared, not copied: every event after one `id` holds the same
+    /// string, so a long id followed by many small events costs one id, not
+    /// one per event.
+    pub last_event_id: Arc<str>,
 }
 
 /// An event, or the line being read, outgrew the decoder's size limit.
@@ -201,7 +206,7 @@ enum Skip {
 ///         Item::Event(MessageEvent {
 ///             event_type: "message".to_owned(),
 ///             data: "x".to_owned(),
-///             last_event_id: "1".to_owned(),
+///             last_event_id: "1".into(),
 ///         }),
 ///     ]
 /// );
@@ -223,11 +228,10 @@ pub struct Decoder {
     skip: Skip,
     data: String,
     event_type: String,
-    last_event_id: String,
+    last_event_id: Arc<str>,
     /// The last event ID buffer as of the last dispatch, kept only while an
-    /// `id` field has changed the buffer since: copying the buffer at every
-    /// blank line would make a long ID cost time per blank line.
-    dispatched_last_event_id: Option<String>,
+    /// `id` field has changed the buffer since.
+    dispatched_last_event_id: Option<Arc<str>>,
     retry: Option<Duration>,
 }
 
@@ -299,7 +303,7 @@ impl Decoder {
             skip: Skip::No,
             data: String::new(),
             event_type: String::new(),
-            last_event_id: String::new(),
+            last_event_id: Arc::from(""),
             dispatched_last_event_id: None,
             retry: None,
         }
@@ -428,7 +432,7 @@ impl Decoder {
     pub fn dispatched_last_event_id(&self) -> &str {
         self.dispatched_last_event_id
             .as_deref()
-            .unwrap_or(&self.last_event_id)
+            .map_or(&*self.last_event_id, |id| id)
     }
 
     /// Seeds the last event ID, for a decoder that continues a reconnected
@@ -444,11 +448,11 @@ impl Decoder {
     /// let items = decoder.feed(b"data: resumed\n\n");
     /// assert!(matches!(
     ///     &items[..],
-    ///     [Ok(ssekit::decode::Item::Event(event))] if event.last_event_id == "41"
+    ///     [Ok(ssekit::decode::Item::Event(event))] if &*event.last_event_id == "41"
     /// ));
     /// ```
     pub fn set_last_event_id(&mut self, id: impl Into<String>) {
-        self.last_event_id = id.into();
+        self.last_event_id = Arc::from(id.into());
         self.dispatched_last_event_id = None;
     }
 
@@ -582,7 +586,7 @@ impl Decoder {
                 self.data.push('\n');
             }
             b"id" if memchr(0, value).is_none() => {
-                let new = decode(value).into_owned();
+                let new: Arc<str> = Arc::from(decode(value));
                 let old = mem::replace(&mut self.last_event_id, new);
                 self.dispatched_last_event_id.get_or_insert(old);
             }
@@ -615,7 +619,7 @@ impl Decoder {
         out.push(Ok(Item::Event(MessageEvent {
             event_type,
             data: mem::take(&mut self.data),
-            last_event_id: self.last_event_id.clone(),
+            last_event_id: Arc::clone(&self.last_event_id),
         })));
     }
 }
@@ -669,6 +673,32 @@ fn parse_retry(value: &[u8]) -> Option<u64> {
 mod tests {
     use super::*;
 
+    /// Found by fuzzing: a 1 MiB id then an 8 KiB chunk of `data\n\n` once
+    /// asked for 1.4 GB, one copy of the id per event.
+    #[test]
+    fn a_long_id_is_shared_by_the_events_after_it() {
+        let mut decoder = Decoder::new();
+        let mut body = b"id: ".to_vec();
+        body.extend(std::iter::repeat_n(b'x', 1 << 20));
+        body.push(b'\n');
+        assert!(decoder.feed(&body).is_empty());
+        let events: Vec<MessageEvent> = decoder
+            .feed(&b"data\n\n".repeat(1366))
+            .into_iter()
+            .map(|item| match item {
+                Ok(Item::Event(event)) => event,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(events.len(), 1366);
+        assert_eq!(events[0].last_event_id.len(), 1 << 20);
+        assert!(
+            events
+                .iter()
+                .all(|event| Arc::ptr_eq(&event.last_event_id, &events[0].last_event_id))
+        );
+    }
+
     fn items(decoder: &mut Decoder, chunk: &[u8]) -> Vec<Item> {
         decoder
             .feed(chunk)
@@ -681,7 +711,7 @@ mod tests {
         Item::Event(MessageEvent {
             event_type: "message".to_owned(),
             data: data.to_owned(),
-            last_event_id: String::new(),
+            last_event_id: "".into(),
         })
     }
 

@@ -77,7 +77,7 @@ fn ev(event_type: &str, data: &str, last_event_id: &str) -> Result<Item, DecodeE
     Ok(Item::Event(MessageEvent {
         event_type: event_type.to_owned(),
         data: data.to_owned(),
-        last_event_id: last_event_id.to_owned(),
+        last_event_id: last_event_id.into(),
     }))
 }
 
@@ -212,7 +212,7 @@ fn format_field_id_3() {
     let ids = |input: &[u8]| -> Vec<String> {
         events(&decode(input).0)
             .into_iter()
-            .map(|event| event.last_event_id.clone())
+            .map(|event| event.last_event_id.to_string())
             .collect()
     };
     // "persists"
@@ -599,7 +599,7 @@ fn decode_all_keeps_order_and_drops_the_tail() {
             Item::Event(MessageEvent {
                 event_type: "message".to_owned(),
                 data: "x".to_owned(),
-                last_event_id: String::new(),
+                last_event_id: "".into(),
             }),
         ])
     );
@@ -686,7 +686,7 @@ fn reference(input: &[u8]) -> Vec<Item> {
                     std::mem::take(&mut event_type)
                 },
                 data: std::mem::take(&mut data),
-                last_event_id: id.clone(),
+                last_event_id: id.clone().into(),
             }));
             continue;
         }
@@ -848,7 +848,7 @@ mod cross_check {
                 (
                     e.event_type.clone(),
                     e.data.clone(),
-                    e.last_event_id.clone(),
+                    e.last_event_id.to_string(),
                 )
             })
             .collect()

@@ -66,7 +66,7 @@ proptest! {
         prop_assert_eq!(events, vec![MessageEvent {
             event_type: "message".to_owned(),
             data: browser_view(&data),
-            last_event_id: String::new(),
+            last_event_id: "".into(),
         }]);
     }
 
@@ -117,7 +117,7 @@ proptest! {
                 prop_assert_eq!(events_of(items.into_iter().map(Ok).collect()), vec![MessageEvent {
                     event_type: expected_type,
                     data: browser_view(&data),
-                    last_event_id: id.clone(),
+                    last_event_id: id.clone().into(),
                 }]);
                 prop_assert_eq!(decoder.last_event_id(), id.as_str());
             }
@@ -151,7 +151,7 @@ proptest! {
         prop_assert_eq!(events.len(), datas.len());
         for (n, (event, data)) in events.iter().zip(&datas).enumerate() {
             prop_assert_eq!(&event.data, &browser_view(data));
-            prop_assert_eq!(&event.last_event_id, &n.to_string());
+            prop_assert_eq!(&*event.last_event_id, n.to_string());
         }
     }
 

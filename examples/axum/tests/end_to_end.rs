@@ -129,7 +129,7 @@ async fn ticks_carry_no_id_so_the_last_event_id_stays_on_the_last_message() {
     for _ in 0..2 {
         let (tick, _) = events.next_event(PATIENCE).await;
         assert_eq!(tick.event_type, "tick");
-        assert_eq!(tick.last_event_id, id);
+        assert_eq!(&*tick.last_event_id, id);
         assert!(tick.data.ends_with(" UTC"), "{}", tick.data);
     }
 }

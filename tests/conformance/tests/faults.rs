@@ -129,7 +129,7 @@ async fn fault_case(server: &Server, kind: &str) -> String {
     )
     .await;
     let events = support::events_of(&items);
-    let ids: Vec<&str> = events.iter().map(|e| e.last_event_id.as_str()).collect();
+    let ids: Vec<&str> = events.iter().map(|e| e.last_event_id.as_ref()).collect();
     assert_eq!(
         ids,
         ["1", "2", "3"],
@@ -531,7 +531,7 @@ pub(crate) async fn redis_killed_and_restarted_under_load_loses_no_acknowledged_
                 notices += 1;
                 continue;
             }
-            received.push(event.last_event_id);
+            received.push(event.last_event_id.to_string());
         }
         assert_eq!(received, acknowledged, "{name}: subscriber {i}");
         assert!(

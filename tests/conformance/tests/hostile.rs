@@ -130,7 +130,7 @@ async fn delivery_latencies(
             .next_event(PATIENCE)
             .await
             .unwrap_or_else(|err| panic!("{}: event {n}: {err}", server.adapter.name()));
-        assert_eq!(event.last_event_id, id, "{}", server.adapter.name());
+        assert_eq!(&*event.last_event_id, id, "{}", server.adapter.name());
         latencies.push(at.saturating_duration_since(acked));
     }
     latencies
@@ -456,7 +456,7 @@ pub(crate) async fn hostile_last_event_ids_are_refused_or_ignored(adapter: Adapt
                         (
                             live_event.event_type.as_str(),
                             live_event.data.as_str(),
-                            live_event.last_event_id.as_str()
+                            live_event.last_event_id.as_ref()
                         ),
                         ("message", "live", live.as_str()),
                         "{name}: Last-Event-ID with {what}"

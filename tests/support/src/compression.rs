@@ -63,7 +63,7 @@ pub async fn check_uncompressed_and_prompt(app: Router, t0: Instant) {
     let mut reader = Reader::new(response);
     for id in 1..=3 {
         let (event, at) = reader.next_event(SECOND).await;
-        assert_eq!(event.last_event_id, id.to_string());
+        assert_eq!(&*event.last_event_id, id.to_string());
         let produced = Duration::from_micros(event.data.parse().unwrap());
         let late = at.duration_since(t0) - produced;
         assert!(

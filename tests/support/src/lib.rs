@@ -417,7 +417,7 @@ pub fn message(data: &str) -> Item {
     Item::Event(MessageEvent {
         event_type: "message".to_owned(),
         data: data.to_owned(),
-        last_event_id: String::new(),
+        last_event_id: "".into(),
     })
 }
 
@@ -427,7 +427,7 @@ pub fn event(event_type: &str, last_event_id: &str, data: &str) -> MessageEvent 
     MessageEvent {
         event_type: event_type.to_owned(),
         data: data.to_owned(),
-        last_event_id: last_event_id.to_owned(),
+        last_event_id: last_event_id.into(),
     }
 }
 

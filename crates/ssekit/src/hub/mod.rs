@@ -530,12 +530,7 @@ impl Shared {
         if !window.watched || window.newest.is_some_and(|newest| id <= newest) {
             return;
         }
-        let body = event.strip_suffix(b"\n").unwrap_or(event);
-        let mut bytes = Vec::with_capacity(body.len() + 48);
-        bytes.extend_from_slice(body);
-        id.write_line(&mut bytes);
-        bytes.push(b'\n');
-        let woken = window.push(id, Bytes::from(bytes), self.config.capacity);
+        let woken = window.push(id, with_id(event, id), self.config.capacity);
         drop(window);
         self.counters.published.fetch_add(1, Ordering::Relaxed);
         wake(&topic, woken);
@@ -616,6 +611,17 @@ impl Shared {
             topics.remove(name);
         }
     }
+}
+
+/// A backplane's event (whole, without an `id:` line) with `id` as its
+/// last line: the one a browser keeps, whatever the event had.
+fn with_id(event: &[u8], id: EventId) -> Bytes {
+    let body = event.strip_suffix(b"\n").unwrap_or(event);
+    let mut bytes = Vec::with_capacity(body.len() + 48);
+    bytes.extend_from_slice(body);
+    id.write_line(&mut bytes);
+    bytes.push(b'\n');
+    Bytes::from(bytes)
 }
 
 fn wake(topic: &Topic, woken: Vec<std::task::Waker>) {

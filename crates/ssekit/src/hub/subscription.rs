@@ -11,7 +11,10 @@ use bytes::Bytes;
 use futures_core::Stream;
 
 use super::window::{Slot, Topic};
-use super::{EventId, GAP_EVENT, LagPolicy, Retention, Shared, SubscribeError};
+use super::{
+    BackplaneError, BoxFuture, EventId, GAP_EVENT, History, LagPolicy, Retention, Shared,
+    SubscribeError, with_id,
+};
 use crate::Encoded;
 use crate::stream::Frame;
 
@@ -33,6 +36,8 @@ pub struct Subscription {
     backlog: VecDeque<(Bytes, bool)>,
     /// Window entries up to this id were already sent from the backlog.
     sent_through: Option<EventId>,
+    /// The next page of a long replay from the backplane, on its way.
+    paging: Option<BoxFuture<Result<History, BackplaneError>>>,
     /// Window entries before this sequence number are replays.
     replay_until: u64,
     /// Whether it has caught up with the newest event once: only then is
@@ -58,6 +63,7 @@ impl Subscription {
             cursor: head,
             backlog: VecDeque::new(),
             sent_through: None,
+            paging: None,
             replay_until: head,
             live: true,
             slot: None,
@@ -101,32 +107,16 @@ impl Subscription {
                     retention
                 }
                 Some(backplane) => {
-                    let capacity = self.shared.config.capacity;
-                    let mut history = backplane.history(&self.name, id, capacity + 1).await?;
-                    if history.events.len() > capacity {
-                        // Further behind than the window reaches, as in
-                        // process: what the window holds, after the notice.
-                        history.events.clear();
-                        history.after = Retention::Expired;
-                        self.cursor = self.topic.lock().first;
-                        self.live = false;
-                    }
-                    let mut last = None;
-                    for (event_id, event) in &history.events {
-                        let mut bytes = Vec::with_capacity(event.len() + 48);
-                        bytes.extend_from_slice(event.strip_suffix(b"\n").unwrap_or(event));
-                        event_id.write_line(&mut bytes);
-                        bytes.push(b'\n');
-                        self.backlog.push_back((Bytes::from(bytes), true));
-                        last = Some(*event_id);
-                    }
-                    if let Some(last) = last {
+                    let page = self.shared.config.capacity;
+                    let history = backplane.history(&self.name, id, page).await?;
+                    let after = history.after;
+                    if !history.events.is_empty() {
                         // The window may hold the newest of these too.
-                        self.sent_through = Some(last);
                         self.cursor = self.topic.lock().first;
                         self.live = false;
                     }
-                    history.after
+                    self.take_page(history);
+                    after
                 }
             },
         };
@@ -140,6 +130,23 @@ impl Subscription {
                 .push_front((gap_notice(reason, Some(text), None), false));
         }
         Ok(())
+    }
+
+    /// Queues a page of the backplane's history, and asks for the next one
+    /// when the page came full: a long replay is read a window's worth at a
+    /// time, so it never holds more than that in memory.
+    fn take_page(&mut self, history: History) {
+        let full = history.events.len() >= self.shared.config.capacity;
+        for (event_id, event) in history.events {
+            self.backlog.push_back((with_id(&event, event_id), true));
+            self.sent_through = Some(event_id);
+        }
+        self.paging = match (&self.shared.backplane, self.sent_through) {
+            (Some(backplane), Some(last)) if full => {
+                Some(backplane.history(&self.name, last, self.shared.config.capacity))
+            }
+            _ => None,
+        };
     }
 
     /// The topic it follows.
@@ -156,6 +163,28 @@ impl Stream for Subscription {
         let this = self.get_mut();
         if this.done {
             return Poll::Ready(None);
+        }
+        if this.backlog.is_empty()
+            && let Some(paging) = this.paging.as_mut()
+        {
+            match paging.as_mut().poll(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Ok(history)) => {
+                    if history.after != Retention::Retained {
+                        // Trimmed while it was being read.
+                        this.backlog
+                            .push_back((gap_notice("expired", None, None), false));
+                    }
+                    this.take_page(history);
+                }
+                Poll::Ready(Err(err)) => {
+                    // It resumes from what it got when it comes back.
+                    tracing::debug!(topic = %this.name, %err, "replay from the backplane failed");
+                    this.done = true;
+                    let retry = lag_close(this.shared.config.lag_retry.as_millis());
+                    return Poll::Ready(Some(Encoded::from_wire(Bytes::from(retry))));
+                }
+            }
         }
         let config = &this.shared.config;
         let counters = &this.shared.counters;
@@ -174,9 +203,8 @@ impl Stream for Subscription {
         window.expire(config.max_age);
         let head = window.head();
         let evicted = this.cursor < window.first;
-        if this.backlog.is_empty()
-            && (evicted || (this.live && head - this.cursor > config.max_lag as u64))
-        {
+        let replaying = !this.backlog.is_empty() || this.paging.is_some();
+        if !replaying && (evicted || (this.live && head - this.cursor > config.max_lag as u64)) {
             counters.lagged.fetch_add(1, Ordering::Relaxed);
             let behind = head - this.cursor;
             match config.lag_policy {
@@ -200,7 +228,7 @@ impl Stream for Subscription {
                 }
             }
         }
-        if this.backlog.is_empty() {
+        if !replaying {
             let start = usize::try_from(this.cursor - window.first).unwrap_or(usize::MAX);
             for entry in window.entries.range(start.min(window.entries.len())..) {
                 if frame.len() > 0 && frame.len() + entry.bytes.len() > config.max_frame {

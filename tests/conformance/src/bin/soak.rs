@@ -293,7 +293,7 @@ async fn subscriber(
                 }
                 announced = false;
                 tally.delivered.fetch_add(1, Ordering::Relaxed);
-                last = Some((event.last_event_id, number));
+                last = Some((event.last_event_id.to_string(), number));
             }
         }
     }

@@ -203,7 +203,7 @@ impl Row {
             (
                 event.event_type.as_str(),
                 event.data.as_str(),
-                event.last_event_id.as_str(),
+                event.last_event_id.as_ref(),
             )
         })
     }

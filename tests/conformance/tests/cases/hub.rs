@@ -99,7 +99,7 @@ pub(crate) async fn events(reader: &mut SseReader<h1::Response>, n: usize) -> Ve
 fn data_and_ids(events: &[MessageEvent]) -> Vec<(&str, &str)> {
     events
         .iter()
-        .map(|event| (event.data.as_str(), event.last_event_id.as_str()))
+        .map(|event| (event.data.as_str(), event.last_event_id.as_ref()))
         .collect()
 }
 
@@ -245,7 +245,7 @@ pub(crate) async fn a_slow_consumer_is_bounded_and_loses_nothing(adapter: Adapte
         .await
         .expect("the fast subscriber keeps up while the slow one does not read")
         .expect("reader task");
-    let fast_ids: Vec<&str> = got.iter().map(|e| e.last_event_id.as_str()).collect();
+    let fast_ids: Vec<&str> = got.iter().map(|e| e.last_event_id.as_ref()).collect();
     assert_eq!(
         fast_ids,
         published,
@@ -278,7 +278,7 @@ pub(crate) async fn a_slow_consumer_is_bounded_and_loses_nothing(adapter: Adapte
         match slow.next_event(PATIENCE).await {
             Ok((event, _)) => {
                 assert_ne!(event.event_type, GAP, "{}: {}", adapter.name(), event.data);
-                received.push(event.last_event_id);
+                received.push(event.last_event_id.to_string());
             }
             Err(_) if reconnects < 5 => {
                 reconnects += 1;

@@ -55,7 +55,7 @@ impl Row {
         self.event = Some(MessageEvent {
             event_type: event_type.to_owned(),
             data: data.to_owned(),
-            last_event_id: last_id.to_owned(),
+            last_event_id: last_id.into(),
         });
         self.last_id = last_id.to_owned();
         self

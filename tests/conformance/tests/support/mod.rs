@@ -437,7 +437,7 @@ pub(crate) fn event(event_type: &str, data: &str, last_event_id: &str) -> Messag
     MessageEvent {
         event_type: event_type.to_owned(),
         data: data.to_owned(),
-        last_event_id: last_event_id.to_owned(),
+        last_event_id: last_event_id.into(),
     }
 }
 
@@ -463,7 +463,7 @@ pub(crate) async fn decode_with_eventsource_stream(
         events.push(MessageEvent {
             event_type: event.event,
             data: event.data,
-            last_event_id: event.id,
+            last_event_id: event.id.into(),
         });
     }
     Ok((events, retries))
