@@ -282,7 +282,9 @@ impl Decoder {
     /// The limit counts the raw bytes of the line being read (field name
     /// included) plus the data accumulated for the current event. Going past
     /// it yields a [`DecodeError`] and the event is discarded up to the next
-    /// blank line; decoding then goes on.
+    /// blank line; decoding then goes on. Text is decoded with replacement,
+    /// and an invalid byte becomes the 3-byte U+FFFD, so the text of an
+    /// event made of invalid bytes can reach three times `limit`.
     ///
     /// ```
     /// use ssekit::Decoder;
