@@ -517,6 +517,9 @@ fn concat(a: &[u8], b: &[u8]) -> Bytes {
     joined.freeze()
 }
 
+/// What a frame's buffer starts at once it holds two events.
+const FIRST_GROWTH: usize = 16 * 1024;
+
 /// The frame being gathered. A lone event is passed on as it is, sharing
 /// its bytes; only a second event makes a buffer to copy them into.
 pub(crate) struct Frame {
@@ -560,7 +563,11 @@ impl Frame {
             FrameBytes::Empty => self.bytes = FrameBytes::One(event),
             _ if len + event.len() > max => return Some(event),
             FrameBytes::One(first) => {
-                let mut buf = BytesMut::with_capacity(max.min(2 * (first.len() + event.len())));
+                // Room for a run of small events before the buffer regrows:
+                // doubling from two events' size regrew a 64 KiB frame six
+                // or seven times (22% of the server's time on `/stream`).
+                let room = (first.len() + event.len()).max(FIRST_GROWTH);
+                let mut buf = BytesMut::with_capacity(max.min(room));
                 buf.extend_from_slice(first);
                 buf.extend_from_slice(&event);
                 self.bytes = FrameBytes::Many(buf);
@@ -569,6 +576,32 @@ impl Frame {
         }
         self.events += 1;
         None
+    }
+
+    /// Appends events already known to fit, copied into a buffer sized
+    /// once for `total`, the frame's length after them.
+    pub(crate) fn extend_exact<'a>(
+        &mut self,
+        total: usize,
+        events: impl Iterator<Item = &'a [u8]>,
+    ) {
+        let mut buf = match std::mem::replace(&mut self.bytes, FrameBytes::Empty) {
+            FrameBytes::Empty => BytesMut::with_capacity(total),
+            FrameBytes::One(first) => {
+                let mut buf = BytesMut::with_capacity(total.max(first.len()));
+                buf.extend_from_slice(&first);
+                buf
+            }
+            FrameBytes::Many(mut buf) => {
+                buf.reserve(total.saturating_sub(buf.len()));
+                buf
+            }
+        };
+        for event in events {
+            buf.extend_from_slice(event);
+            self.events += 1;
+        }
+        self.bytes = FrameBytes::Many(buf);
     }
 
     pub(crate) fn finish(self) -> Option<Bytes> {

@@ -492,11 +492,15 @@ impl Shared {
         if let Some(topic) = self.topic(name) {
             return topic;
         }
-        Arc::clone(
-            self.topics_mut()
-                .entry(Arc::from(name))
-                .or_insert_with(|| Arc::new(Topic::new())),
-        )
+        let mut topics = self.topics_mut();
+        if let Some(topic) = topics.get(name) {
+            return Arc::clone(topic);
+        }
+        // One allocation of the name, shared by the map and every subscriber.
+        let name: Arc<str> = Arc::from(name);
+        let topic = Arc::new(Topic::new(Arc::clone(&name)));
+        topics.insert(name, Arc::clone(&topic));
+        topic
     }
 
     fn publish_here(&self, name: &str, event: Event) -> Result<EventId, PublishError> {

@@ -27,7 +27,6 @@ use crate::stream::Frame;
 #[must_use = "a subscription does nothing unless polled"]
 pub struct Subscription {
     shared: Arc<Shared>,
-    name: Arc<str>,
     topic: Arc<Topic>,
     /// The sequence number of the next window entry to send.
     cursor: u64,
@@ -58,7 +57,6 @@ impl Subscription {
         // future counts the subscriber out again.
         let mut this = Self {
             shared,
-            name: Arc::from(name),
             topic,
             cursor: head,
             backlog: VecDeque::new(),
@@ -108,7 +106,7 @@ impl Subscription {
                 }
                 Some(backplane) => {
                     let page = self.shared.config.capacity;
-                    let history = backplane.history(&self.name, id, page).await?;
+                    let history = backplane.history(&self.topic.name, id, page).await?;
                     let after = history.after;
                     if !history.events.is_empty() {
                         // The window may hold the newest of these too.
@@ -143,7 +141,7 @@ impl Subscription {
         }
         self.paging = match (&self.shared.backplane, self.sent_through) {
             (Some(backplane), Some(last)) if full => {
-                Some(backplane.history(&self.name, last, self.shared.config.capacity))
+                Some(backplane.history(&self.topic.name, last, self.shared.config.capacity))
             }
             _ => None,
         };
@@ -152,7 +150,7 @@ impl Subscription {
     /// The topic it follows.
     #[must_use]
     pub fn topic(&self) -> &str {
-        &self.name
+        &self.topic.name
     }
 }
 
@@ -179,7 +177,7 @@ impl Stream for Subscription {
                 }
                 Poll::Ready(Err(err)) => {
                     // It resumes from what it got when it comes back.
-                    tracing::debug!(topic = %this.name, %err, "replay from the backplane failed");
+                    tracing::debug!(topic = %this.topic.name, %err, "replay from the backplane failed");
                     this.done = true;
                     let retry = lag_close(this.shared.config.lag_retry.as_millis());
                     return Poll::Ready(Some(Encoded::from_wire(Bytes::from(retry))));
@@ -214,14 +212,14 @@ impl Stream for Subscription {
                     counters.closed_for_lag.fetch_add(1, Ordering::Relaxed);
                     counters.delivered.fetch_add(delivered, Ordering::Relaxed);
                     counters.replayed.fetch_add(replayed, Ordering::Relaxed);
-                    tracing::debug!(topic = %this.name, behind, "closing a subscriber that lags");
+                    tracing::debug!(topic = %this.topic.name, behind, "closing a subscriber that lags");
                     this.done = true;
                     let retry = lag_close(config.lag_retry.as_millis());
                     let last = concat(frame.finish(), retry.as_bytes());
                     return Poll::Ready(Some(Encoded::from_wire(last)));
                 }
                 LagPolicy::Skip => {
-                    tracing::debug!(topic = %this.name, behind, "a subscriber lags; skipping ahead");
+                    tracing::debug!(topic = %this.topic.name, behind, "a subscriber lags; skipping ahead");
                     this.cursor = head;
                     this.sent_through = None;
                     let _ = frame.push(gap_notice("lagged", None, Some(behind)), usize::MAX);
@@ -230,21 +228,35 @@ impl Stream for Subscription {
         }
         if !replaying {
             let start = usize::try_from(this.cursor - window.first).unwrap_or(usize::MAX);
-            for entry in window.entries.range(start.min(window.entries.len())..) {
-                if frame.len() > 0 && frame.len() + entry.bytes.len() > config.max_frame {
+            let ready = window.entries.range(start.min(window.entries.len())..);
+            // Measured first, so the frame is one buffer of exactly its size.
+            let (mut taken, mut total, mut sent) = (0, frame.len(), 0);
+            for entry in ready.clone() {
+                if total > 0 && total + entry.bytes.len() > config.max_frame {
                     break;
                 }
-                let replay = this.cursor < this.replay_until;
-                this.cursor += 1;
+                let cursor = this.cursor + taken;
+                taken += 1;
                 if this.sent_through.is_some_and(|sent| entry.id <= sent) {
                     continue;
                 }
-                replayed += u64::from(replay);
-                delivered += 1;
-                // A lone event is shared; several are copied into one
-                // frame, for one write.
-                let _ = frame.push(entry.bytes.clone(), usize::MAX);
+                replayed += u64::from(cursor < this.replay_until);
+                total += entry.bytes.len();
+                sent += 1;
             }
+            let fresh = ready
+                .take(usize::try_from(taken).unwrap_or(usize::MAX))
+                .filter(|entry| this.sent_through.is_none_or(|sent| entry.id > sent));
+            if sent == 1 && frame.len() == 0 {
+                // A lone event is shared, not copied.
+                if let Some(entry) = fresh.last() {
+                    let _ = frame.push(entry.bytes.clone(), usize::MAX);
+                }
+            } else if sent > 0 {
+                frame.extend_exact(total, fresh.map(|entry| &entry.bytes[..]));
+            }
+            delivered += sent;
+            this.cursor += taken;
             if this.cursor == head {
                 this.live = true;
                 this.sent_through = None;
@@ -263,14 +275,15 @@ impl Stream for Subscription {
 
 impl Drop for Subscription {
     fn drop(&mut self) {
-        self.shared.leave(&self.name, &self.topic, &mut self.slot);
+        self.shared
+            .leave(&self.topic.name, &self.topic, &mut self.slot);
     }
 }
 
 impl fmt::Debug for Subscription {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Subscription")
-            .field("topic", &self.name)
+            .field("topic", &self.topic.name)
             .field("cursor", &self.cursor)
             .field("live", &self.live)
             .field("done", &self.done)

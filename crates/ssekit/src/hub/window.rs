@@ -2,7 +2,7 @@
 
 use std::collections::VecDeque;
 use std::mem;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::Waker;
 use std::time::{Duration, Instant};
 
@@ -14,6 +14,7 @@ use super::{EventId, Retention};
 /// hold only to push or to take references.
 #[derive(Debug)]
 pub(super) struct Topic {
+    pub(super) name: Arc<str>,
     window: Mutex<Window>,
     /// Held by an in-process publisher from taking an id to pushing the
     /// event, so that the window stays in id order without encoding under
@@ -22,8 +23,9 @@ pub(super) struct Topic {
 }
 
 impl Topic {
-    pub(super) fn new() -> Self {
+    pub(super) fn new(name: Arc<str>) -> Self {
         Self {
+            name,
             window: Mutex::new(Window::default()),
             publishing: Mutex::new(()),
         }
