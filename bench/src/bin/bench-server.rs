@@ -75,7 +75,7 @@ mod axum_app {
             .with_state(Hub::new())
             .layer(SseLayer::new());
         let listener = tokio::net::TcpListener::bind(args.addr()).await?;
-        axum::serve(ssekit_axum::tcp_nodelay(listener), app).await
+        axum::serve(ssekit_axum::tuned(listener), app).await
     }
 
     async fn stream(RawQuery(query): RawQuery) -> impl IntoResponse {
@@ -123,7 +123,7 @@ mod actix_app {
                 .route("/stats", web::get().to(stats))
         })
         .h1_allow_half_closed(false)
-        .tcp_nodelay(true)
+        .on_connect(ssekit_actix::on_connect)
         .bind(args.addr())?
         .run()
         .await

@@ -39,7 +39,9 @@
 //!         // Notices a client that closed its socket at once, not at the
 //!         // next failed write.
 //!         .h1_allow_half_closed(false)
-//!         .tcp_nodelay(true)
+//!         // TCP_NODELAY, and a user timeout that lets a vanished or
+//!         // never-reading client go within a minute.
+//!         .on_connect(ssekit_actix::on_connect)
 //!         // Our own signal handling, so the streams end before the stop.
 //!         .disable_signals()
 //!         .bind(("127.0.0.1", 3000))?
@@ -63,7 +65,8 @@
 //! socket's send buffer is full, so it cannot see the shutdown, and
 //! `ServerHandle::stop(true)` waits for it until `shutdown_timeout` (30 s by
 //! default) runs out. Set `HttpServer::shutdown_timeout` to the grace you
-//! want.
+//! want. [`on_connect`] sets a `TCP_USER_TIMEOUT` (Linux), with which the
+//! kernel closes such a connection within a minute, shutdown or not.
 //!
 //! # Noticing that a client left
 //!
@@ -302,6 +305,35 @@ impl Responder for StopReconnecting {
             StatusCode::from_u16(head::STOP_STATUS.as_u16()).unwrap_or(StatusCode::NO_CONTENT),
         )
     }
+}
+
+/// For `HttpServer::on_connect`: tunes each plain TCP connection for event
+/// streams with [`ssekit::tcp::tune`]: `TCP_NODELAY`, so each event leaves
+/// at once (it replaces `HttpServer::tcp_nodelay(true)`), and on Linux a
+/// `TCP_USER_TIMEOUT`, so a client that vanished or never reads is let go
+/// within a minute. Connections of other kinds (TLS) are left as they are.
+///
+/// ```no_run
+/// use actix_web::{App, HttpServer};
+///
+/// # async fn run() -> std::io::Result<()> {
+/// HttpServer::new(App::new)
+///     .on_connect(ssekit_actix::on_connect)
+///     .bind(("127.0.0.1", 3000))?
+///     .run()
+///     .await
+/// # }
+/// ```
+pub fn on_connect(connection: &dyn std::any::Any, _: &mut actix_web::dev::Extensions) {
+    let Some(stream) = connection.downcast_ref::<actix_web::rt::net::TcpStream>() else {
+        return;
+    };
+    #[cfg(unix)]
+    let tuned = ssekit::tcp::tune(stream);
+    #[cfg(not(unix))]
+    let tuned = stream.set_nodelay(true);
+    // A connection that cannot take an option still works, without it.
+    drop(tuned);
 }
 
 /// Waits for `signal`, ends every stream of `shutdown` (after `farewell`),

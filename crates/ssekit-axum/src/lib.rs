@@ -32,7 +32,7 @@
 //! let sse = SseLayer::new();
 //! let shutdown = sse.shutdown_handle();
 //! let app: Router = Router::new().route("/events", get(events)).layer(sse);
-//! // let listener = ssekit_axum::tcp_nodelay(tokio::net::TcpListener::bind(addr).await?);
+//! // let listener = ssekit_axum::tuned(tokio::net::TcpListener::bind(addr).await?);
 //! // axum::serve(listener, app)
 //! //     .with_graceful_shutdown(shutdown.trigger_after(ctrl_c(), Farewell::new()))
 //! //     .await?;
@@ -59,11 +59,13 @@
 //! graceful shutdown would wait for that connection forever. Bound the wait
 //! with [`Shutdown::bounded`]: `shutdown.bounded(serve.into_future(), grace)`.
 //!
-//! # `TCP_NODELAY`
+//! # `TCP_NODELAY` and a user timeout
 //!
 //! `axum::serve` leaves Nagle's algorithm on, which can hold a small event
-//! back for up to 40 ms while the previous one is unacknowledged. Wrap the
-//! listener in [`tcp_nodelay`] so each event leaves at once.
+//! back for up to 40 ms while the previous one is unacknowledged, and sets
+//! no `TCP_USER_TIMEOUT`, so a client that vanished or never reads holds its
+//! connection for as long as the kernel retransmits (about 15 minutes).
+//! Wrap the listener in [`tuned`] for both.
 //!
 //! # Feature flags
 //!
@@ -235,21 +237,27 @@ impl IntoResponse for StopReconnecting {
     }
 }
 
-/// The listener with `TCP_NODELAY` on every accepted connection, for
-/// `axum::serve`, so that each event leaves without Nagle's delay.
+/// The listener with every accepted connection tuned for event streams
+/// ([`ssekit::tcp::tune`]): `TCP_NODELAY`, so each event leaves without
+/// Nagle's delay, and on Linux a `TCP_USER_TIMEOUT`, so a client that
+/// vanished or never reads is let go within a minute.
 ///
 /// ```no_run
 /// # async fn run(app: axum::Router) -> std::io::Result<()> {
 /// let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
-/// axum::serve(ssekit_axum::tcp_nodelay(listener), app).await
+/// axum::serve(ssekit_axum::tuned(listener), app).await
 /// # }
 /// ```
-pub fn tcp_nodelay(listener: TcpListener) -> TapIo<TcpListener, fn(&mut TcpStream)> {
-    fn set_nodelay(stream: &mut TcpStream) {
-        // A connection that cannot take the option still works, only slower.
-        if let Err(err) = stream.set_nodelay(true) {
-            tracing::warn!(%err, "could not set TCP_NODELAY");
+pub fn tuned(listener: TcpListener) -> TapIo<TcpListener, fn(&mut TcpStream)> {
+    fn tune(stream: &mut TcpStream) {
+        // A connection that cannot take an option still works, without it.
+        #[cfg(unix)]
+        let tuned = ssekit::tcp::tune(stream);
+        #[cfg(not(unix))]
+        let tuned = stream.set_nodelay(true);
+        if let Err(err) = tuned {
+            tracing::warn!(%err, "could not tune the connection (TCP_NODELAY, TCP_USER_TIMEOUT)");
         }
     }
-    listener.tap_io(set_nodelay)
+    listener.tap_io(tune)
 }

@@ -44,18 +44,22 @@
 //! the [`disconnect`] filter works in every route. The wire is the same
 //! either way.
 //!
-//! # `TCP_NODELAY`
+//! # `TCP_NODELAY` and a user timeout
 //!
-//! `warp::serve` offers no way to set it, so a small event can wait for
-//! Nagle's algorithm. To set it, serve `warp::service(routes)` with
-//! hyper-util and call `set_nodelay(true)` on each accepted socket, as the
-//! conformance server does (`tests/conformance/src/warp_app.rs`).
+//! `warp::serve` offers no way to set socket options, so a small event can
+//! wait for Nagle's algorithm, and a client that vanished or never reads
+//! holds its connection as long as the kernel's retransmissions last. To
+//! set them, serve `warp::service(routes)` with hyper-util and call
+//! `ssekit::tcp::tune(&socket)` on each accepted socket (`TCP_NODELAY`,
+//! and on Linux a `TCP_USER_TIMEOUT` of a minute), as the conformance server
+//! does (`tests/conformance/src/warp_app.rs`).
 //!
 //! # A client that stops reading
 //!
 //! A stream whose client has stopped reading is not polled while its
 //! socket's send buffer is full, so it cannot see the shutdown, and a
-//! graceful shutdown would wait for that connection forever. Bound the wait
+//! graceful shutdown would wait for that connection until the kernel gives
+//! up on it (within a minute with `ssekit::tcp::tune`). Bound the wait
 //! with [`Shutdown::bounded`].
 //!
 //! # Compression

@@ -67,6 +67,8 @@ mod response;
 pub mod shutdown;
 pub mod stats;
 mod stream;
+#[cfg(unix)]
+pub mod tcp;
 
 pub use config::SseConfig;
 pub use decode::Decoder;

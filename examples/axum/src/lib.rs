@@ -123,8 +123,9 @@ pub async fn serve(
     let farewell = Farewell::new()
         .retry(Duration::from_secs(1))
         .jitter(Duration::from_secs(2));
-    // Each event leaves as soon as it is written, not after Nagle's delay.
-    axum::serve(ssekit_axum::tcp_nodelay(listener), app)
+    // Each event leaves as soon as it is written, not after Nagle's delay;
+    // a browser that vanished or never reads is let go within a minute.
+    axum::serve(ssekit_axum::tuned(listener), app)
         .with_graceful_shutdown(shutdown.trigger_after(signal, farewell))
         .await
 }

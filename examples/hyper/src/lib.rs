@@ -43,8 +43,9 @@ pub async fn serve(listener: TcpListener, signal: impl Future<Output = ()>) -> s
             () = &mut signal => break,
         };
         // Each event goes out as soon as it is written, not after Nagle's
-        // delay.
-        socket.set_nodelay(true)?;
+        // delay; a browser that vanished or never reads is let go within a
+        // minute.
+        ssekit::tcp::tune(&socket)?;
         let shutdown = shutdown.clone();
         let service = hyper::service::service_fn(move |request| {
             let shutdown = shutdown.clone();

@@ -52,7 +52,7 @@ pub(crate) async fn serve(options: &Options) -> io::Result<()> {
     })
     // Notices a client that closed its socket at once.
     .h1_allow_half_closed(false)
-    .tcp_nodelay(true)
+    .on_connect(ssekit_actix::on_connect)
     // Our own signal handling, so the streams end before the stop.
     .disable_signals()
     // The streams are ended first, so this bound is for anything else.

@@ -60,9 +60,10 @@ pub(crate) async fn serve(options: &Options) -> io::Result<()> {
                         continue;
                     }
                 };
-                // Each event leaves at once, without Nagle's delay.
-                if let Err(err) = stream.set_nodelay(true) {
-                    eprintln!("conformance-server (warp): could not set TCP_NODELAY: {err}");
+                // Each event leaves at once, without Nagle's delay, and a
+                // client that vanished or never reads is let go in a minute.
+                if let Err(err) = ssekit::tcp::tune(&stream) {
+                    eprintln!("conformance-server (warp): could not tune the connection: {err}");
                 }
                 let connection = builder.serve_connection(TokioIo::new(stream), service.clone());
                 let connection = graceful.watch(connection.into_owned());

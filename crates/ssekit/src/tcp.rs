@@ -1,0 +1,71 @@
+//! Socket options for connections that carry event streams.
+//!
+//! Two things a long-lived stream needs from its TCP connection, which the
+//! adapters set on every connection they are given (`ssekit_axum::tuned`,
+//! `ssekit_actix::on_connect`; with a hand-written accept loop, call
+//! [`tune`] on each accepted socket):
+//!
+//! - **`TCP_NODELAY`**: an event leaves when it is written, not after
+//!   Nagle's algorithm waited for more.
+//! - **`TCP_USER_TIMEOUT`** (Linux): a connection whose peer acknowledges
+//!   nothing for [`DEFAULT_USER_TIMEOUT`] is closed by the kernel. That
+//!   reclaims a client that vanished without a FIN (otherwise noticed only
+//!   after about 15 minutes of retransmissions) and a client that keeps its
+//!   connection open but never reads: its window stays shut, the server's
+//!   buffers fill, the stream is never polled again, and without this it
+//!   would hold its connection and its hub subscription for as long as it
+//!   likes. Linux counts the time its send buffer could not move for a
+//!   shut window, so a client that stays backed up for the whole timeout
+//!   is cut too: by then it is far past any hub lag limit, and its
+//!   `EventSource` reconnects and resumes by `Last-Event-ID`. A client that
+//!   catches up now and then, however slow, is not affected (both are
+//!   tested in `tests/tcp.rs`).
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> std::io::Result<()> {
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! let client = tokio::net::TcpStream::connect(listener.local_addr()?).await?;
+//! let (accepted, _) = listener.accept().await?;
+//! ssekit::tcp::tune(&accepted)?;
+//! assert!(accepted.nodelay()?);
+//! # drop(client); Ok(()) }
+//! ```
+
+use std::io;
+use std::os::fd::AsFd;
+use std::time::Duration;
+
+use socket2::SockRef;
+
+/// How long a peer may leave sent data unacknowledged before the kernel
+/// closes the connection: four heartbeats at the default interval, so a
+/// live client on a poor link is never cut, and a dead or stalled one does
+/// not outlive a minute.
+pub const DEFAULT_USER_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Sets `TCP_NODELAY`, and on Linux `TCP_USER_TIMEOUT` to
+/// [`DEFAULT_USER_TIMEOUT`], on a connected socket.
+///
+/// # Errors
+///
+/// When the system refuses an option; the connection still works, without
+/// what that option gives.
+pub fn tune(socket: &impl AsFd) -> io::Result<()> {
+    tune_with(socket, DEFAULT_USER_TIMEOUT)
+}
+
+/// As [`tune`], with `user_timeout` instead of the default (Linux only;
+/// elsewhere only `TCP_NODELAY` is set).
+///
+/// # Errors
+///
+/// As [`tune`].
+pub fn tune_with(socket: &impl AsFd, user_timeout: Duration) -> io::Result<()> {
+    let socket = SockRef::from(socket);
+    socket.set_tcp_nodelay(true)?;
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    socket.set_tcp_user_timeout(Some(user_timeout))?;
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    let _ = user_timeout;
+    Ok(())
+}
