@@ -61,6 +61,8 @@ pub(crate) struct Watch {
     pub(crate) last: Option<EventId>,
     /// The `last` a gap notice was sent after: one is enough.
     pub(crate) told: Option<EventId>,
+    /// How the arming ended, for every caller of `watch` waiting on it.
+    pub(crate) arming: tokio::sync::watch::Sender<Option<Result<(), BackplaneError>>>,
 }
 
 impl Shared {
@@ -187,11 +189,14 @@ impl Shared {
         match newest {
             Ok(newest) => {
                 watch.last = Some(newest.first().map_or(EventId::new(0, 0), |entry| entry.id));
+                watch.arming.send_replace(Some(Ok(())));
                 topics.epoch += 1;
                 Ok(Some(topics.epoch))
             }
             Err(err) => {
-                topics.map.remove(topic);
+                if let Some(watch) = topics.map.remove(topic) {
+                    watch.arming.send_replace(Some(Err(err.clone())));
+                }
                 self.counters
                     .watched
                     .store(topics.map.len(), Ordering::Relaxed);
@@ -308,6 +313,19 @@ impl fmt::Debug for RedisBackplane {
     }
 }
 
+/// Waits for the arming `waiting` follows to end, and says how.
+async fn armed(
+    mut waiting: tokio::sync::watch::Receiver<Option<Result<(), BackplaneError>>>,
+) -> Result<(), BackplaneError> {
+    match waiting.wait_for(Option::is_some).await {
+        Ok(ended) => ended.clone().unwrap_or(Ok(())),
+        // The watch was dropped before it was armed: unwatched.
+        Err(_) => Err(BackplaneError::new(
+            "the topic was unwatched before it was armed",
+        )),
+    }
+}
+
 impl Backplane for RedisBackplane {
     fn attach(&self, inbox: Inbox) {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
@@ -358,23 +376,32 @@ impl Backplane for RedisBackplane {
                 ))
             });
         }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return Box::pin(async {
+                Err(BackplaneError::new(
+                    "watch was called outside a tokio runtime",
+                ))
+            });
+        };
         let mut topics = shared.topics();
-        if topics
-            .map
-            .get(topic)
-            .is_some_and(|watch| watch.last.is_some())
-        {
-            // Already armed: it goes on from where it is.
-            return Box::pin(async { Ok(()) });
+        if let Some(watch) = topics.map.get(topic) {
+            if watch.last.is_some() {
+                // Already armed: it goes on from where it is.
+                return Box::pin(async { Ok(()) });
+            }
+            // Being armed for another subscriber: wait for the same arming.
+            return Box::pin(armed(watch.arming.subscribe()));
         }
         topics.next_generation += 1;
         let generation = topics.next_generation;
+        let (arming, waiting) = tokio::sync::watch::channel(None);
         topics.map.insert(
             topic.to_owned(),
             Watch {
                 generation,
                 last: None,
                 told: None,
+                arming,
             },
         );
         shared
@@ -382,8 +409,11 @@ impl Backplane for RedisBackplane {
             .watched
             .store(topics.map.len(), Ordering::Relaxed);
         drop(topics);
+        // Armed by a task of its own: a subscriber that goes away while it
+        // waits does not leave the topic half armed for the others.
         let topic = topic.to_owned();
-        Box::pin(async move { shared.arm(topic, generation).await })
+        runtime.spawn(async move { shared.arm(topic, generation).await });
+        Box::pin(armed(waiting))
     }
 
     fn unwatch(&self, topic: &str) {

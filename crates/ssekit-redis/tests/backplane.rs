@@ -491,3 +491,46 @@ async fn a_topic_trimmed_before_its_first_read_gives_the_notice() {
     }
     assert_eq!(two_stats.snapshot().gaps, 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_subscriber_waits_for_the_arming_and_none_can_abandon_it() {
+    let redis = RedisServer::start().await;
+    let proxy = Proxy::start(redis.addr()).await;
+    let (one, _) = instance(&redis.url(), same);
+    let (two, _) = instance(&proxy.url(), same);
+    // Instance two's answers are held up: its arming cannot finish yet.
+    proxy.pause();
+    let first = tokio::spawn({
+        let two = two.clone();
+        async move { two.subscribe("t", None).await }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let second = tokio::spawn({
+        let two = two.clone();
+        async move { two.subscribe("t", None).await }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // The subscriber that started the arming goes away mid-way.
+    first.abort();
+    assert!(
+        !second.is_finished(),
+        "the second subscriber waits for the arming too"
+    );
+    proxy.resume();
+    let mut second = Listener::new(
+        tokio::time::timeout(support::PATIENCE, second)
+            .await
+            .expect("armed")
+            .unwrap()
+            .unwrap(),
+    );
+    let id = one
+        .publish("t", Event::default().data("after"))
+        .await
+        .unwrap();
+    let event = second.next().await;
+    assert_eq!(
+        (event.data.as_str(), &*event.last_event_id),
+        ("after", id.to_string().as_str())
+    );
+}

@@ -596,3 +596,49 @@ async fn a_long_history_is_replayed_a_window_at_a_time() {
     hub.publish("t", event("8")).await.unwrap();
     assert_eq!(ready_data(&mut resumed), ["8"]);
 }
+
+#[tokio::test]
+async fn an_expired_resume_on_a_busy_topic_is_not_taken_for_lag() {
+    let hub = Hub::builder().capacity(4).build();
+    let mut ids = Vec::new();
+    for n in 1..=8 {
+        ids.push(hub.publish("t", event(&n.to_string())).await.unwrap());
+    }
+    let mut resumed = hub.subscribe("t", Some(&ids[0].to_string())).await.unwrap();
+    // The window moves on before the first poll.
+    hub.publish("t", event("9")).await.unwrap();
+    let got: Vec<MessageEvent> = ready(&mut resumed)
+        .iter()
+        .flat_map(|f| messages(f))
+        .collect();
+    assert_eq!(got[0].event_type, GAP_EVENT);
+    let rest: Vec<&str> = got[1..].iter().map(|m| m.data.as_str()).collect();
+    assert_eq!(rest, ["6", "7", "8", "9"]);
+    assert_eq!(hub.stats().lagged, 0);
+}
+
+#[tokio::test]
+async fn a_replay_from_the_backplane_outlasting_the_window_is_not_taken_for_lag() {
+    let log = MemoryLog::default();
+    let hub = Hub::builder().capacity(2).backplane(log.instance()).build();
+    let _watching = hub.subscribe("t", None).await.unwrap();
+    let mut ids = Vec::new();
+    for n in 1..=4 {
+        ids.push(hub.publish("t", event(&n.to_string())).await.unwrap());
+    }
+    let mut resumed = hub.subscribe("t", Some(&ids[0].to_string())).await.unwrap();
+    // Two more: the window's oldest leaves while the replay is unsent.
+    for n in 5..=6 {
+        hub.publish("t", event(&n.to_string())).await.unwrap();
+    }
+    let mut got = Vec::new();
+    while got.len() < 5 {
+        let frame = tokio::time::timeout(Duration::from_secs(5), resumed.next())
+            .await
+            .expect("a frame")
+            .expect("not closed for lag");
+        got.extend(data(&frame));
+    }
+    assert_eq!(got, numbers(2..=6));
+    assert_eq!(hub.stats().lagged, 0);
+}

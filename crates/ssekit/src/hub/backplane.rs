@@ -33,7 +33,10 @@ pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
 ///   [`Inbox::gap`] so subscribers are told.
 /// - [`watch`](Self::watch) and [`unwatch`](Self::unwatch) take effect in
 ///   the order they are called: a backplane registers a watch when it is
-///   called, and its future only waits until delivery is armed.
+///   called, and its future only waits until delivery is armed. The hub
+///   calls `watch` for every subscriber that joins before a watch of the
+///   topic has resolved: a second call while one is arming waits for that
+///   arming, and dropping a call's future must not abandon it.
 ///
 /// ```
 /// use bytes::Bytes;

@@ -298,8 +298,10 @@ impl Hub {
     ///
     /// # Errors
     ///
-    /// [`PublishError::Backplane`] when the backplane did not take the
-    /// event: it was not published, and nobody got it.
+    /// [`PublishError::Backplane`] when the backplane refused the event or
+    /// could not be reached: it was not published, and nobody got it. When
+    /// the backplane did not answer in time, the event may have been stored
+    /// all the same; a publisher that retries may publish it twice.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), ssekit::hub::PublishError> {
@@ -399,7 +401,8 @@ pub struct HubStats {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum PublishError {
-    /// The backplane did not take it.
+    /// The backplane refused it or could not be reached (or, on a timeout,
+    /// did not say whether it took it).
     Backplane(BackplaneError),
     /// The event could not carry the hub's id.
     Event(EventError),
@@ -578,7 +581,7 @@ impl Shared {
             window.subscribers += 1;
             self.counters.subscribers.fetch_add(1, Ordering::Relaxed);
             let watch = match &self.backplane {
-                Some(backplane) if !window.watched => {
+                Some(backplane) if !window.armed => {
                     window.watched = true;
                     Some(backplane.watch(name))
                 }
@@ -607,6 +610,7 @@ impl Shared {
             && window.watched
         {
             window.watched = false;
+            window.armed = false;
             window.clear();
             backplane.unwatch(name);
         }

@@ -35,6 +35,9 @@ pub struct Subscription {
     backlog: VecDeque<(Bytes, bool)>,
     /// Window entries up to this id were already sent from the backlog.
     sent_through: Option<EventId>,
+    /// Resumed after an expired id: owed only what the window retains, so
+    /// the window moving on before it took anything loses it nothing.
+    from_oldest: bool,
     /// The next page of a long replay from the backplane, on its way.
     paging: Option<BoxFuture<Result<History, BackplaneError>>>,
     /// Window entries before this sequence number are replays.
@@ -61,6 +64,7 @@ impl Subscription {
             cursor: head,
             backlog: VecDeque::new(),
             sent_through: None,
+            from_oldest: false,
             paging: None,
             replay_until: head,
             live: true,
@@ -69,6 +73,8 @@ impl Subscription {
         };
         if let Some(watch) = watch {
             watch.await?;
+            // Counted in since the join, so nobody unwatched it meanwhile.
+            this.topic.lock().armed = true;
         }
         if let Some(text) = last_event_id {
             this.resume(text).await?;
@@ -101,6 +107,7 @@ impl Subscription {
                     if retention == Retention::Expired {
                         self.cursor = first;
                         self.live = false;
+                        self.from_oldest = true;
                     }
                     retention
                 }
@@ -114,6 +121,10 @@ impl Subscription {
                         self.live = false;
                     }
                     self.take_page(history);
+                    // Events up to the asked id may still reach this
+                    // instance's window (its reader can be behind the
+                    // other's): the client has them.
+                    self.sent_through = self.sent_through.max(Some(id));
                     after
                 }
             },
@@ -200,7 +211,19 @@ impl Stream for Subscription {
         let mut window = this.topic.lock();
         window.expire(config.max_age);
         let head = window.head();
-        let evicted = this.cursor < window.first;
+        let mut evicted = this.cursor < window.first;
+        if evicted
+            && (this.from_oldest
+                || this
+                    .sent_through
+                    .is_some_and(|sent| window.last_evicted.is_some_and(|gone| gone <= sent)))
+        {
+            // What left the window had been sent already (from the
+            // backplane's history), or this subscriber was promised only
+            // "what is retained": nothing it is owed is gone.
+            this.cursor = window.first;
+            evicted = false;
+        }
         let replaying = !this.backlog.is_empty() || this.paging.is_some();
         if !replaying && (evicted || (this.live && head - this.cursor > config.max_lag as u64)) {
             counters.lagged.fetch_add(1, Ordering::Relaxed);
@@ -257,9 +280,9 @@ impl Stream for Subscription {
             }
             delivered += sent;
             this.cursor += taken;
+            this.from_oldest &= sent == 0;
             if this.cursor == head {
                 this.live = true;
-                this.sent_through = None;
             }
         }
         if frame.len() == 0 {

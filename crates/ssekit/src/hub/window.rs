@@ -56,9 +56,16 @@ pub(super) struct Window {
     pub(super) first: u64,
     /// The newest id ever pushed, evicted or not.
     pub(super) newest: Option<EventId>,
+    /// The id of the entry evicted last: a subscriber whose cursor fell
+    /// behind `first` lost nothing if it had sent everything up to it.
+    pub(super) last_evicted: Option<EventId>,
     pub(super) subscribers: usize,
     /// With a backplane: whether it delivers this topic now.
     pub(super) watched: bool,
+    /// With a backplane: whether a watch has resolved since, so that the
+    /// backplane delivers everything appended from then on. Every joiner
+    /// before that waits for the arming, not only the first.
+    pub(super) armed: bool,
     wakers: Vec<Waker>,
     /// Slots of `wakers` that subscribers gave up, reused so that churn
     /// on a quiet topic cannot grow the list.
@@ -76,7 +83,7 @@ impl Window {
     /// the wakers to wake once the lock is released.
     pub(super) fn push(&mut self, id: EventId, bytes: Bytes, capacity: usize) -> Vec<Waker> {
         while self.entries.len() >= capacity.max(1) {
-            self.entries.pop_front();
+            self.last_evicted = self.entries.pop_front().map(|entry| entry.id);
             self.first += 1;
         }
         self.entries.push_back(Entry {
@@ -114,7 +121,7 @@ impl Window {
             .front()
             .is_some_and(|entry| now.duration_since(entry.at) > max_age)
         {
-            self.entries.pop_front();
+            self.last_evicted = self.entries.pop_front().map(|entry| entry.id);
             self.first += 1;
         }
     }
