@@ -55,6 +55,9 @@ use crate::duration::show;
 use crate::progress::Progress;
 use crate::style::{Style, escape_controls};
 
+/// The least time between two connections, whatever `retry:` says.
+const MIN_RECONNECT: Duration = Duration::from_millis(50);
+
 /// The reconnection time before any `retry:`: what browsers use.
 pub const DEFAULT_RETRY: Duration = Duration::from_secs(3);
 
@@ -176,7 +179,28 @@ pub(crate) async fn run_with(
     }
     loop {
         progress.set(format!("connecting to {}", options.target));
-        let headers = request_headers(&options.headers, &last_event_id)?;
+        let headers = match request_headers(&options.headers, &last_event_id) {
+            Ok(headers) => headers,
+            // The server's own id, which a header cannot carry: a stream
+            // problem, not a usage error; go on without it.
+            Err(_) if connected => {
+                printer.note(
+                    &format!(
+                        "the last event id {last_event_id:?} cannot be sent as a header (control character): reconnecting without it"
+                    ),
+                    &[
+                        ("kind", json!("error")),
+                        (
+                            "message",
+                            json!("the last event id cannot be sent as a header: reconnecting without it"),
+                        ),
+                        ("last_event_id", json!(last_event_id)),
+                    ],
+                )?;
+                request_headers(&options.headers, "")?
+            }
+            Err(err) => return Err(err),
+        };
         let end = match client.get(&options.target, headers).await {
             Err(err) if !connected => return Err(err),
             Err(err) => End::Failed(err),
@@ -300,7 +324,8 @@ pub(crate) async fn run_with(
             ],
         )?;
         progress.set(format!("reconnecting in {}", show(retry)));
-        tokio::time::sleep(retry).await;
+        // `retry: 0` from a server that closes at once must not spin.
+        tokio::time::sleep(retry.max(MIN_RECONNECT)).await;
     }
 }
 
@@ -333,7 +358,8 @@ fn request_headers(extra: &HeaderMap, last_event_id: &str) -> Result<HeaderMap, 
         headers.append(name, value.clone());
     }
     if !last_event_id.is_empty() {
-        let value = HeaderValue::from_str(last_event_id).map_err(|_| {
+        // Raw UTF-8, as a browser sends it; only control characters fail.
+        let value = HeaderValue::from_bytes(last_event_id.as_bytes()).map_err(|_| {
             Error::Usage(format!(
                 "Last-Event-ID {last_event_id:?} cannot be sent as a header (it has a control character)"
             ))
