@@ -315,3 +315,44 @@ pub mod results {
         pub server_write_bytes: u64,
     }
 }
+
+/// A bench server's `main`: parses its arguments and serves them with the
+/// app of the adapter they name, axum and warp on tokio's multi-threaded
+/// runtime (what `#[tokio::main]` builds), actix-web on its own `System`.
+/// `name` prefixes the errors.
+pub fn run_server<A, W, X>(
+    name: &str,
+    axum: impl FnOnce(ServerArgs) -> A,
+    warp: impl FnOnce(ServerArgs) -> W,
+    actix: impl FnOnce(ServerArgs) -> X,
+) -> std::process::ExitCode
+where
+    A: std::future::Future<Output = std::io::Result<()>>,
+    W: std::future::Future<Output = ()>,
+    X: std::future::Future<Output = std::io::Result<()>>,
+{
+    let args = match ServerArgs::parse(std::env::args().skip(1)) {
+        Ok(args) => args,
+        Err(usage) => {
+            eprintln!("{name}: {usage}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let runtime = || {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+    };
+    let served = match args.adapter {
+        Adapter::Axum => runtime().and_then(|rt| rt.block_on(axum(args))),
+        Adapter::Warp => runtime().map(|rt| rt.block_on(warp(args))),
+        Adapter::Actix => actix_web::rt::System::new().block_on(actix(args)),
+    };
+    match served {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("{name}: {err}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -9,35 +9,15 @@ use std::process::ExitCode;
 use futures_util::{Stream, StreamExt, stream};
 use ssekit::hub::{Hub, PublishError, Subscription};
 use ssekit::{Event, EventError};
-use ssekit_bench::{Adapter, Params, ServerArgs, TOPIC, publish_payload, stats_body, stream_data};
+use ssekit_bench::{Params, ServerArgs, TOPIC, publish_payload, stats_body, stream_data};
 
 fn main() -> ExitCode {
-    let args = match ServerArgs::parse(std::env::args().skip(1)) {
-        Ok(args) => args,
-        Err(usage) => {
-            eprintln!("bench-server: {usage}");
-            return ExitCode::from(2);
-        }
-    };
-    let served = match args.adapter {
-        Adapter::Axum => tokio_runtime().and_then(|rt| rt.block_on(axum_app::serve(args))),
-        Adapter::Warp => tokio_runtime().map(|rt| rt.block_on(warp_app::serve(args))),
-        Adapter::Actix => actix_web::rt::System::new().block_on(actix_app::serve(args)),
-    };
-    match served {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("bench-server: {err}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-/// What `#[tokio::main]` builds: one worker per core.
-fn tokio_runtime() -> std::io::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
+    ssekit_bench::run_server(
+        "bench-server",
+        axum_app::serve,
+        warp_app::serve,
+        actix_app::serve,
+    )
 }
 
 /// `/stream`: `n` events, each with an id and `size` bytes of data.

@@ -19,39 +19,19 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use ssekit_bench::{
-    Adapter, BROADCAST_CAPACITY, HEARTBEAT_SECS, Params, ServerArgs, publish_payload, stats_body,
+    BROADCAST_CAPACITY, HEARTBEAT_SECS, Params, ServerArgs, publish_payload, stats_body,
     stream_data,
 };
 use tokio::sync::broadcast;
 use tokio_stream::wrappers::BroadcastStream;
 
 fn main() -> ExitCode {
-    let args = match ServerArgs::parse(std::env::args().skip(1)) {
-        Ok(args) => args,
-        Err(usage) => {
-            eprintln!("peer-server: {usage}");
-            return ExitCode::from(2);
-        }
-    };
-    let served = match args.adapter {
-        Adapter::Axum => tokio_runtime().and_then(|rt| rt.block_on(axum_app::serve(args))),
-        Adapter::Warp => tokio_runtime().map(|rt| rt.block_on(warp_app::serve(args))),
-        Adapter::Actix => actix_web::rt::System::new().block_on(actix_app::serve(args)),
-    };
-    match served {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("peer-server: {err}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-/// What `#[tokio::main]` builds: one worker per core.
-fn tokio_runtime() -> std::io::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
+    ssekit_bench::run_server(
+        "peer-server",
+        axum_app::serve,
+        warp_app::serve,
+        actix_app::serve,
+    )
 }
 
 /// One published message, its id already formatted: every subscriber

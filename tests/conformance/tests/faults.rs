@@ -13,6 +13,9 @@
 //! Run one adapter with `cargo test -p ssekit-conformance --test faults axum::`.
 
 // The wire suite's helpers; what this suite does not use is unused here.
+#[macro_use]
+#[path = "support/every_adapter.rs"]
+mod every_adapter;
 #[path = "support/spread.rs"]
 mod spread;
 #[allow(dead_code)]
@@ -28,30 +31,6 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use support::{Adapter, PATIENCE, Server, assert_sse_head, h1, h2, ms, open, unique_token};
-
-/// Expands each case into one `#[tokio::test]` per adapter (the `h2c`
-/// ones on axum and warp only), with a time limit in seconds.
-macro_rules! every_adapter {
-    (every: [$($case:ident: $limit:expr),* $(,)?], h2c: [$($h2case:ident: $h2limit:expr),* $(,)?] $(,)?) => {
-        every_adapter!(@adapter axum, Axum; $($case: $limit,)* $($h2case: $h2limit,)*);
-        every_adapter!(@adapter actix, Actix; $($case: $limit,)*);
-        every_adapter!(@adapter warp, Warp; $($case: $limit,)* $($h2case: $h2limit,)*);
-    };
-    (@adapter $adapter:ident, $variant:ident; $($case:ident: $limit:expr,)*) => {
-        mod $adapter {
-            $(
-                #[tokio::test]
-                async fn $case() {
-                    let limit = std::time::Duration::from_secs($limit);
-                    let case = crate::$case(crate::support::Adapter::$variant);
-                    if tokio::time::timeout(limit, case).await.is_err() {
-                        panic!("the case did not finish within {limit:?}");
-                    }
-                }
-            )*
-        }
-    };
-}
 
 every_adapter! {
     every: [

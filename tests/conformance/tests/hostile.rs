@@ -23,6 +23,9 @@ mod support;
 mod hub;
 #[path = "support/netns.rs"]
 mod netns;
+#[macro_use]
+#[path = "support/every_adapter.rs"]
+mod every_adapter;
 #[path = "support/spread.rs"]
 mod spread;
 
@@ -35,36 +38,15 @@ use tokio::time::Instant;
 use hub::{await_subscribers, publish, subscribe, subscribers};
 use support::{Adapter, PATIENCE, Server, h1, ms, open, unique_token};
 
-/// Expands each case into one `#[tokio::test]` per adapter, with a time
-/// limit in seconds that turns a hang into a failure.
-macro_rules! every_adapter {
-    ($($case:ident: $limit:expr),* $(,)?) => {
-        every_adapter!(@adapter axum, Axum; $($case: $limit),*);
-        every_adapter!(@adapter actix, Actix; $($case: $limit),*);
-        every_adapter!(@adapter warp, Warp; $($case: $limit),*);
-    };
-    (@adapter $adapter:ident, $variant:ident; $($case:ident: $limit:expr),*) => {
-        mod $adapter {
-            $(
-                #[tokio::test]
-                async fn $case() {
-                    let limit = std::time::Duration::from_secs($limit);
-                    let case = crate::$case(crate::support::Adapter::$variant);
-                    if tokio::time::timeout(limit, case).await.is_err() {
-                        panic!("the case did not finish within {limit:?}");
-                    }
-                }
-            )*
-        }
-    };
-}
-
 every_adapter! {
-    never_reading_clients_are_bounded: 90,
-    half_closed_clients_are_let_go: 30,
-    vanished_clients_are_noticed_when_the_kernel_gives_up: 60,
-    hostile_last_event_ids_are_refused_or_ignored: 30,
-    connects_and_disconnects_leave_nothing_behind: 120,
+    every: [
+        never_reading_clients_are_bounded: 90,
+        half_closed_clients_are_let_go: 30,
+        vanished_clients_are_noticed_when_the_kernel_gives_up: 60,
+        hostile_last_event_ids_are_refused_or_ignored: 30,
+        connects_and_disconnects_leave_nothing_behind: 120,
+    ],
+    h2c: [],
 }
 
 /// Fails when the server wrote a panic to its stderr.
