@@ -510,7 +510,7 @@ impl fmt::Display for Panicked {
 
 impl Error for Panicked {}
 
-fn concat(a: &[u8], b: &[u8]) -> Bytes {
+pub(crate) fn concat(a: &[u8], b: &[u8]) -> Bytes {
     let mut joined = BytesMut::with_capacity(a.len() + b.len());
     joined.extend_from_slice(a);
     joined.extend_from_slice(b);

@@ -16,7 +16,7 @@ use super::{
     SubscribeError, with_id,
 };
 use crate::Encoded;
-use crate::stream::Frame;
+use crate::stream::{Frame, concat};
 
 /// A subscription to one topic of a [`Hub`](super::Hub), from
 /// [`Hub::subscribe`](super::Hub::subscribe): a stream of frames, each one
@@ -238,7 +238,7 @@ impl Stream for Subscription {
                     tracing::debug!(topic = %this.topic.name, behind, "closing a subscriber that lags");
                     this.done = true;
                     let retry = lag_close(config.lag_retry.as_millis());
-                    let last = concat(frame.finish(), retry.as_bytes());
+                    let last = concat(&frame.finish().unwrap_or_default(), retry.as_bytes());
                     return Poll::Ready(Some(Encoded::from_wire(last)));
                 }
                 LagPolicy::Skip => {
@@ -311,18 +311,6 @@ impl fmt::Debug for Subscription {
             .field("live", &self.live)
             .field("done", &self.done)
             .finish_non_exhaustive()
-    }
-}
-
-fn concat(first: Option<Bytes>, last: &[u8]) -> Bytes {
-    match first {
-        None => Bytes::copy_from_slice(last),
-        Some(first) => {
-            let mut joined = Vec::with_capacity(first.len() + last.len());
-            joined.extend_from_slice(&first);
-            joined.extend_from_slice(last);
-            Bytes::from(joined)
-        }
     }
 }
 
