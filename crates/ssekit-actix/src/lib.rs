@@ -328,12 +328,8 @@ pub fn on_connect(connection: &dyn std::any::Any, _: &mut actix_web::dev::Extens
     let Some(stream) = connection.downcast_ref::<actix_web::rt::net::TcpStream>() else {
         return;
     };
-    #[cfg(unix)]
-    let tuned = ssekit::tcp::tune(stream);
-    #[cfg(not(unix))]
-    let tuned = stream.set_nodelay(true);
     // A connection that cannot take an option still works, without it.
-    drop(tuned);
+    let _ = ssekit::tcp::tune(stream);
 }
 
 /// Waits for `signal`, ends every stream of `shutdown` (after `farewell`),

@@ -251,11 +251,7 @@ impl IntoResponse for StopReconnecting {
 pub fn tuned(listener: TcpListener) -> TapIo<TcpListener, fn(&mut TcpStream)> {
     fn tune(stream: &mut TcpStream) {
         // A connection that cannot take an option still works, without it.
-        #[cfg(unix)]
-        let tuned = ssekit::tcp::tune(stream);
-        #[cfg(not(unix))]
-        let tuned = stream.set_nodelay(true);
-        if let Err(err) = tuned {
+        if let Err(err) = ssekit::tcp::tune(stream) {
             tracing::warn!(%err, "could not tune the connection (TCP_NODELAY, TCP_USER_TIMEOUT)");
         }
     }

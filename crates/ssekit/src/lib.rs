@@ -67,7 +67,7 @@ mod response;
 pub mod shutdown;
 pub mod stats;
 mod stream;
-#[cfg(unix)]
+#[cfg(any(unix, windows))]
 pub mod tcp;
 
 pub use config::SseConfig;

@@ -32,7 +32,10 @@
 //! ```
 
 use std::io;
-use std::os::fd::AsFd;
+#[cfg(unix)]
+use std::os::fd::AsFd as AsSocket;
+#[cfg(windows)]
+use std::os::windows::io::AsSocket;
 use std::time::Duration;
 
 use socket2::SockRef;
@@ -44,13 +47,14 @@ use socket2::SockRef;
 pub const DEFAULT_USER_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Sets `TCP_NODELAY`, and on Linux `TCP_USER_TIMEOUT` to
-/// [`DEFAULT_USER_TIMEOUT`], on a connected socket.
+/// [`DEFAULT_USER_TIMEOUT`], on a connected socket (anything with a file
+/// descriptor, or on Windows a socket handle).
 ///
 /// # Errors
 ///
 /// When the system refuses an option; the connection still works, without
 /// what that option gives.
-pub fn tune(socket: &impl AsFd) -> io::Result<()> {
+pub fn tune(socket: &impl AsSocket) -> io::Result<()> {
     tune_with(socket, DEFAULT_USER_TIMEOUT)
 }
 
@@ -60,7 +64,7 @@ pub fn tune(socket: &impl AsFd) -> io::Result<()> {
 /// # Errors
 ///
 /// As [`tune`].
-pub fn tune_with(socket: &impl AsFd, user_timeout: Duration) -> io::Result<()> {
+pub fn tune_with(socket: &impl AsSocket, user_timeout: Duration) -> io::Result<()> {
     let socket = SockRef::from(socket);
     socket.set_tcp_nodelay(true)?;
     #[cfg(any(target_os = "linux", target_os = "android"))]
