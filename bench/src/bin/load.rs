@@ -5,7 +5,10 @@
 //! shared read buffer for every connection, a byte scan for line ends over
 //! de-chunked bodies, and only the leading timestamp of each event parsed.
 //!
-//! `load --port P --pid PID --net X --out FILE [--quick]`
+//! `load --port P --pid PID --net X --out FILE [--quick | --profile]`, or
+//! `load --port P --pid PID --net X --stream-only RUNS`, which measures only
+//! `/stream`, `RUNS` times, and prints each run: for comparing two builds of
+//! a server's hot path without the rest of the plan.
 //!
 //! `--pid` is the server's process, whose resident memory and CPU time are
 //! read from `/proc`. `--net X` makes every client socket bind to a source
@@ -108,13 +111,14 @@ struct Args {
     out: String,
     quick: bool,
     profile: bool,
+    stream_only: Option<u32>,
 }
 
 impl Args {
     fn parse() -> Result<Self, String> {
-        const USAGE: &str =
-            "usage: load --port P --pid PID --net X --out FILE [--quick | --profile]";
+        const USAGE: &str = "usage: load --port P --pid PID --net X (--out FILE [--quick | --profile] | --stream-only RUNS)";
         let (mut port, mut pid, mut net, mut out) = (None, None, None, None);
+        let mut stream_only = None;
         let (mut quick, mut profile) = (false, false);
         let mut args = std::env::args().skip(1);
         while let Some(flag) = args.next() {
@@ -132,18 +136,22 @@ impl Args {
                 "--pid" => pid = Some(value.parse().map_err(bad)?),
                 "--net" => net = Some(value.parse().map_err(bad)?),
                 "--out" => out = Some(value),
+                "--stream-only" => stream_only = Some(value.parse().map_err(bad)?),
                 _ => return Err(format!("unknown argument `{flag}`; {USAGE}")),
             }
         }
         match (port, pid, net, out) {
-            (Some(port), Some(pid), Some(net), Some(out)) => Ok(Self {
-                port,
-                pid,
-                net,
-                out,
-                quick,
-                profile,
-            }),
+            (Some(port), Some(pid), Some(net), out) if out.is_some() || stream_only.is_some() => {
+                Ok(Self {
+                    port,
+                    pid,
+                    net,
+                    out: out.unwrap_or_default(),
+                    quick,
+                    profile,
+                    stream_only,
+                })
+            }
             _ => Err(USAGE.to_owned()),
         }
     }
@@ -174,6 +182,15 @@ fn main() -> ExitCode {
     } else {
         Plan::full()
     };
+    if let Some(runs) = args.stream_only {
+        return match LocalSet::new().block_on(&runtime, stream_only(&args, &plan, runs)) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("load: {err}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let results = LocalSet::new().block_on(&runtime, run(&args, &plan));
     let written = results.and_then(|results| {
         let json = serde_json::to_string_pretty(&results).map_err(io::Error::other)?;
@@ -260,6 +277,32 @@ async fn run(args: &Args, plan: &Plan) -> io::Result<Results> {
         bursts,
         steady,
     })
+}
+
+/// `/stream` alone, `runs` times, one line per run on stdout.
+async fn stream_only(args: &Args, plan: &Plan, runs: u32) -> io::Result<()> {
+    let server = Server {
+        addr: SocketAddr::from(([127, 0, 0, 1], args.port)),
+        pid: args.pid,
+    };
+    let mut sources = Sources {
+        net: args.net,
+        next: 0,
+    };
+    for _ in 0..runs {
+        let src = sources.next();
+        server.settle(src).await?;
+        let result = stream(&server, src, plan).await?;
+        #[allow(clippy::cast_precision_loss)]
+        let events = result.events as f64;
+        println!(
+            "{:.2} M events/s, server {:.0} ns CPU per event, client {:.0} ns",
+            result.events_per_sec / 1e6,
+            result.server_cpu_secs / events * 1e9,
+            result.client_cpu_secs / events * 1e9,
+        );
+    }
+    Ok(())
 }
 
 /// `steady_subscribers` subscribers, `steady_rate` single-event publishes a

@@ -2,7 +2,7 @@ use std::fmt;
 use std::ops::Deref;
 use std::time::Duration;
 
-use bytes::{Buf, Bytes};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 
 use crate::EventError;
 
@@ -14,11 +14,14 @@ const GAP: usize = 48;
 /// One server-sent event, built field by field.
 ///
 /// Fields are encoded as they are set. The short ones (`id`, `event`,
-/// `retry`, `comment`) are kept inline; the data is written into one buffer,
-/// with room left in front of it for the other fields. So
-/// [`Event::encode`] makes no copy of the data, and an event with one line
-/// of data costs one allocation, whatever order its fields are set in
-/// (multi-line data is given room by an estimate, trimmed by `encode`).
+/// `retry`, `comment`) are kept inline, and so is one short line of data
+/// (up to 55 bytes): such an event costs no allocation until it is encoded,
+/// and none at all when the stream machine writes it straight into a frame
+/// ([`encode_into`](Event::encode_into)). Longer data is written into one
+/// buffer, with room left in front of it for the other fields, so
+/// [`Event::encode`] makes no copy of it: one allocation, whatever order the
+/// fields are set in (multi-line data is given room by an estimate, trimmed
+/// by `encode`).
 ///
 /// - [`data`](Event::data) accepts any string. It is split on CR, LF and CRLF
 ///   into `data:` lines, each written as `data: ` with the space, so that a
@@ -49,8 +52,89 @@ const GAP: usize = 48;
 #[derive(Clone, Default)]
 pub struct Event {
     fields: Fields,
-    /// Empty, or `GAP` bytes of room followed by the encoded data lines.
-    data: Vec<u8>,
+    data: Data,
+}
+
+/// How many bytes of encoded data lines an event keeps inline: one line of
+/// up to 55 bytes of text (`data: `, the text, LF). With the inline fields
+/// that keeps an event within 128 bytes, which the compiler moves with a
+/// few instructions instead of a call to `memcpy`.
+const INLINE_DATA: usize = 62;
+
+/// The encoded data lines.
+#[derive(Clone)]
+enum Data {
+    /// One short line, or none (`len` 0).
+    Inline { buf: [u8; INLINE_DATA], len: u8 },
+    /// Empty (no data), or `GAP` bytes of room for the fields followed by
+    /// the lines.
+    Heap(Vec<u8>),
+}
+
+impl Default for Data {
+    fn default() -> Self {
+        Self::Inline {
+            buf: [0; INLINE_DATA],
+            len: 0,
+        }
+    }
+}
+
+impl Data {
+    /// The encoded lines, without the event's closing blank line.
+    #[inline]
+    fn lines(&self) -> &[u8] {
+        match self {
+            Self::Inline { buf, len } => buf.get(..usize::from(*len)).unwrap_or_default(),
+            Self::Heap(heap) => heap.get(GAP..).unwrap_or_default(),
+        }
+    }
+
+    /// Writes `lines` inline, if they are the event's first data, one line,
+    /// and fit.
+    fn write_inline(&mut self, lines: &Lines<'_>) -> bool {
+        let Self::Inline { buf, len } = self else {
+            return false;
+        };
+        let text = lines.text;
+        let end = DATA.len() + text.len() + 1;
+        if *len != 0 || !lines.one_line {
+            return false;
+        }
+        let (Some(room), Ok(new_len)) = (buf.get_mut(..end), u8::try_from(end)) else {
+            return false;
+        };
+        let (prefix, rest) = room.split_at_mut(DATA.len());
+        let (line, line_end) = rest.split_at_mut(text.len());
+        prefix.copy_from_slice(DATA);
+        line.copy_from_slice(text);
+        line_end[0] = b'\n';
+        *len = new_len;
+        true
+    }
+
+    /// Runs `write` on the heap buffer, with room for `additional` more
+    /// bytes of lines; lines kept inline move into it first.
+    fn with_heap<R>(&mut self, additional: usize, write: impl FnOnce(&mut Vec<u8>) -> R) -> R {
+        let mut heap = match std::mem::take(self) {
+            Self::Heap(mut heap) if !heap.is_empty() => {
+                heap.reserve(additional + 1);
+                heap
+            }
+            taken => {
+                let inline = taken.lines();
+                // What `encode` will need: the fields' room, the data and
+                // the closing blank line (exactly, for one line of data).
+                let mut heap = Vec::with_capacity(GAP + inline.len() + additional + 1);
+                heap.resize(GAP, 0);
+                heap.extend_from_slice(inline);
+                heap
+            }
+        };
+        let written = write(&mut heap);
+        *self = Self::Heap(heap);
+        written
+    }
 }
 
 /// The encoded lines of the fields other than `data`, in call order.
@@ -70,6 +154,7 @@ impl Default for Fields {
 }
 
 impl Fields {
+    #[inline]
     fn as_slice(&self) -> &[u8] {
         match self {
             Self::Inline { buf, len } => buf.get(..usize::from(*len)).unwrap_or_default(),
@@ -77,14 +162,15 @@ impl Fields {
         }
     }
 
-    /// Appends `name`, `value` and a line end.
-    fn push_line(&mut self, name: &[u8], value: &[u8]) {
+    /// Appends `name`, `value` and a line end. The name's length is a
+    /// constant, so it is copied with a few moves, not a call.
+    fn push_line<const N: usize>(&mut self, name: &[u8; N], value: &[u8]) {
         if let Self::Inline { buf, len } = self {
             let start = usize::from(*len);
-            let value_at = start + name.len();
+            let value_at = start + N;
             let end = value_at + value.len() + 1;
             if let (Some(room), Ok(new_len)) = (buf.get_mut(start..end), u8::try_from(end)) {
-                let (name_room, rest) = room.split_at_mut(name.len());
+                let (name_room, rest) = room.split_at_mut(N);
                 let (value_room, line_end) = rest.split_at_mut(value.len());
                 name_room.copy_from_slice(name);
                 value_room.copy_from_slice(value);
@@ -136,19 +222,22 @@ impl Event {
     /// assert_eq!(&Event::default().data(" a\rb\n").encode()[..], b"data:  a\ndata: b\ndata: \n\n");
     /// ```
     #[must_use]
+    #[inline]
     pub fn data(mut self, data: impl AsRef<str>) -> Self {
-        let lines = Lines::new(data.as_ref().as_bytes());
-        let size = lines.capacity(DATA);
-        if self.data.is_empty() {
-            // What `encode` will need: the fields' room, the data and the
-            // closing blank line (exactly, for one line of data).
-            self.data.reserve_exact(GAP + size + 1);
-            self.data.resize(GAP, 0);
-        } else {
-            self.data.reserve(size + 1);
-        }
-        lines.write(DATA, DATA_SEPARATOR, &mut self.data);
+        self.push_data(data.as_ref().as_bytes());
         self
+    }
+
+    // The setters are inlined shells around workers that take `&mut self`:
+    // an event is a few hundred bytes, and a builder call that is not
+    // inlined copies it in and out (a third of the cost of a small event).
+    fn push_data(&mut self, text: &[u8]) {
+        let lines = Lines::new(text);
+        if !self.data.write_inline(&lines) {
+            self.data.with_heap(lines.capacity(DATA), |heap| {
+                lines.write(DATA, DATA_SEPARATOR, heap);
+            });
+        }
     }
 
     /// Sets the event type (`event:`), which `EventSource` dispatches under
@@ -165,13 +254,27 @@ impl Event {
     /// assert!(Event::default().event("a\r\nb").is_err());
     /// # Ok::<(), ssekit::EventError>(())
     /// ```
+    #[inline]
     pub fn event(mut self, event: impl AsRef<str>) -> Result<Self, EventError> {
-        let event = event.as_ref().as_bytes();
-        if let Some(at) = find_break(event, false) {
-            return Err(EventError::forbidden("event", event[at], at));
-        }
-        self.fields.push_line(b"event: ", event);
+        self.push_field("event", b"event: ", event.as_ref().as_bytes(), false)?;
         Ok(self)
+    }
+
+    /// Adds the field `field`, written as `line` (its name, colon and
+    /// space), then `value`; refuses a value with a byte that would end it
+    /// early (CR, LF, and NUL too when `nul`).
+    fn push_field<const N: usize>(
+        &mut self,
+        field: &'static str,
+        line: &[u8; N],
+        value: &[u8],
+        nul: bool,
+    ) -> Result<(), EventError> {
+        if let Some(at) = find_break(value, nul) {
+            return Err(EventError::forbidden(field, value[at], at));
+        }
+        self.fields.push_line(line, value);
+        Ok(())
     }
 
     /// Sets the event id (`id:`), which the browser sends back in
@@ -188,12 +291,9 @@ impl Event {
     /// assert!(Event::default().id("a\0b").is_err());
     /// # Ok::<(), ssekit::EventError>(())
     /// ```
+    #[inline]
     pub fn id(mut self, id: impl AsRef<str>) -> Result<Self, EventError> {
-        let id = id.as_ref().as_bytes();
-        if let Some(at) = find_break(id, true) {
-            return Err(EventError::forbidden("id", id[at], at));
-        }
-        self.fields.push_line(b"id: ", id);
+        self.push_field("id", b"id: ", id.as_ref().as_bytes(), true)?;
         Ok(self)
     }
 
@@ -207,11 +307,16 @@ impl Event {
     /// assert_eq!(&event.encode()[..], b"retry: 1500\n\n");
     /// ```
     #[must_use]
+    #[inline]
     pub fn retry(mut self, retry: Duration) -> Self {
+        self.push_retry(retry);
+        self
+    }
+
+    fn push_retry(&mut self, retry: Duration) {
         let mut digits = [0u8; 39];
         let ms = write_decimal(retry.as_millis(), &mut digits);
         self.fields.push_line(b"retry: ", ms);
-        self
     }
 
     /// Adds a comment: one `:` line for each line of `comment`. Browsers
@@ -223,13 +328,17 @@ impl Event {
     /// assert_eq!(&event.encode()[..], b": two\n: lines\n\n");
     /// ```
     #[must_use]
+    #[inline]
     pub fn comment(mut self, comment: impl AsRef<str>) -> Self {
-        let text = comment.as_ref().as_bytes();
+        self.push_comment(comment.as_ref().as_bytes());
+        self
+    }
+
+    fn push_comment(&mut self, text: &[u8]) {
         let lines = Lines::new(text);
         let mut encoded = Vec::with_capacity(lines.capacity(COMMENT));
         lines.write(COMMENT, COMMENT_SEPARATOR, &mut encoded);
         self.fields.push_encoded(&encoded);
-        self
     }
 
     /// Adds `value` serialised as JSON as the event's data.
@@ -253,26 +362,26 @@ impl Event {
         mut self,
         value: &T,
     ) -> Result<Self, EventError> {
-        if self.data.is_empty() {
-            self.data.reserve(GAP + 128);
-            self.data.resize(GAP, 0);
-        }
-        let start = self.data.len();
-        self.data.extend_from_slice(DATA);
-        let body = self.data.len();
-        if let Err(err) = serde_json::to_writer(&mut self.data, value) {
-            self.data.truncate(if start == GAP { 0 } else { start });
-            return Err(EventError::json(&err));
-        }
-        // A hand-written `Serialize` (or a `RawValue`) may emit line ends as
-        // JSON whitespace; those must still become separate `data:` lines.
-        if memchr::memchr2(b'\r', b'\n', &self.data[body..]).is_some() {
-            let json = self.data.split_off(body);
-            self.data.truncate(start);
-            Lines::new(&json).write(DATA, DATA_SEPARATOR, &mut self.data);
-        } else {
-            self.data.push(b'\n');
-        }
+        self.data.with_heap(128, |heap| {
+            let start = heap.len();
+            heap.extend_from_slice(DATA);
+            let body = heap.len();
+            if let Err(err) = serde_json::to_writer(&mut *heap, value) {
+                heap.truncate(if start == GAP { 0 } else { start });
+                return Err(EventError::json(&err));
+            }
+            // A hand-written `Serialize` (or a `RawValue`) may emit line
+            // ends as JSON whitespace; those must still become separate
+            // `data:` lines.
+            if memchr::memchr2(b'\r', b'\n', &heap[body..]).is_some() {
+                let json = heap.split_off(body);
+                heap.truncate(start);
+                Lines::new(&json).write(DATA, DATA_SEPARATOR, heap);
+            } else {
+                heap.push(b'\n');
+            }
+            Ok(())
+        })?;
         Ok(self)
     }
 
@@ -288,31 +397,82 @@ impl Event {
     /// ```
     #[must_use]
     pub fn encode(self) -> Encoded {
-        let Self { fields, mut data } = self;
+        let Self { fields, data } = self;
         let fields = fields.as_slice();
-        let Some(room) = GAP.checked_sub(fields.len()).filter(|_| data.len() >= GAP) else {
-            // No data, or fields too long for the room in front of it.
-            let data = data.get(GAP..).unwrap_or_default();
-            let mut wire = Vec::with_capacity(fields.len() + data.len() + 1);
-            wire.extend_from_slice(fields);
-            wire.extend_from_slice(data);
-            wire.push(b'\n');
-            return Encoded(Bytes::from(wire));
-        };
-        data[room..GAP].copy_from_slice(fields);
-        data.push(b'\n');
-        // Multi-line data was given room by an estimate. `Bytes` takes a
-        // full `Vec` as it is; one with spare room costs it an allocation.
-        data.shrink_to_fit();
-        let mut wire = Bytes::from(data);
-        wire.advance(room);
-        Encoded(wire)
+        match (GAP.checked_sub(fields.len()), data) {
+            (Some(room), Data::Heap(mut data)) if !data.is_empty() => {
+                data[room..GAP].copy_from_slice(fields);
+                data.push(b'\n');
+                // Multi-line data was given room by an estimate. `Bytes`
+                // takes a full `Vec` as it is; one with spare room costs it
+                // an allocation.
+                data.shrink_to_fit();
+                let mut wire = Bytes::from(data);
+                wire.advance(room);
+                Encoded(wire)
+            }
+            // Inline data or none, or fields too long for the room in
+            // front of the data.
+            (_, data) => {
+                let data = data.lines();
+                let mut wire = Vec::with_capacity(fields.len() + data.len() + 1);
+                wire.extend_from_slice(fields);
+                wire.extend_from_slice(data);
+                wire.push(b'\n');
+                Encoded(Bytes::from(wire))
+            }
+        }
+    }
+
+    /// How many bytes [`encode`](Self::encode) makes of the event, the
+    /// closing blank line included.
+    ///
+    /// ```
+    /// # use ssekit::Event;
+    /// let event = Event::default().id("7")?.data("hi");
+    /// assert_eq!(event.encoded_len(), "id: 7\ndata: hi\n\n".len());
+    /// assert_eq!(event.encoded_len(), event.encode().len());
+    /// # Ok::<(), ssekit::EventError>(())
+    /// ```
+    #[must_use]
+    #[inline]
+    pub fn encoded_len(&self) -> usize {
+        self.fields.as_slice().len() + self.data.lines().len() + 1
+    }
+
+    /// Appends the encoded event to `buf`: the same bytes as
+    /// [`encode`](Self::encode), written where they are needed instead of
+    /// into a buffer of their own. For gathering several events into one
+    /// write.
+    ///
+    /// ```
+    /// # use ssekit::Event;
+    /// let mut buf = bytes::BytesMut::new();
+    /// Event::default().data("a").encode_into(&mut buf);
+    /// Event::default().id("2")?.data("b").encode_into(&mut buf);
+    /// assert_eq!(&buf[..], b"data: a\n\nid: 2\ndata: b\n\n");
+    /// # Ok::<(), ssekit::EventError>(())
+    /// ```
+    #[inline]
+    pub fn encode_into(self, buf: &mut BytesMut) {
+        self.write_into(buf);
+    }
+
+    fn write_into(&self, buf: &mut BytesMut) {
+        let (fields, lines) = (self.fields.as_slice(), self.data.lines());
+        buf.reserve(fields.len() + lines.len() + 1);
+        buf.extend_from_slice(fields);
+        buf.extend_from_slice(lines);
+        buf.put_u8(b'\n');
     }
 
     /// The wire bytes so far, without the closing blank line.
     fn wire(&self) -> impl Iterator<Item = u8> + '_ {
-        let data = self.data.get(GAP..).unwrap_or_default();
-        self.fields.as_slice().iter().chain(data).copied()
+        self.fields
+            .as_slice()
+            .iter()
+            .chain(self.data.lines())
+            .copied()
     }
 }
 
@@ -321,19 +481,61 @@ const DATA_SEPARATOR: &[u8; 7] = b"\ndata: ";
 const COMMENT: &[u8] = b": ";
 const COMMENT_SEPARATOR: &[u8; 3] = b"\n: ";
 
-/// Below this many bytes a plain loop finds a byte sooner than a SIMD
-/// search, whose set-up costs more than the search itself.
-const SHORT: usize = 32;
+/// Below this many bytes, a word-at-a-time search finds a byte sooner than
+/// memchr, whose dispatch and set-up cost more than the search itself
+/// there (about 140 instructions for 32 bytes, against about 50).
+const SHORT: usize = 64;
 
 /// The first CR or LF in `text`, or NUL too when `nul`: what ends a field
-/// early. Short text is searched with a plain loop.
+/// early.
 fn find_break(text: &[u8], nul: bool) -> Option<usize> {
-    let is_break = |b: u8| b == b'\r' || b == b'\n' || (nul && b == 0);
-    match (text.len() < SHORT, nul) {
-        (true, _) => text.iter().position(|&b| is_break(b)),
-        (false, true) => memchr::memchr3(b'\r', b'\n', 0, text),
-        (false, false) => memchr::memchr2(b'\r', b'\n', text),
+    if text.len() >= SHORT {
+        return if nul {
+            memchr::memchr3(b'\r', b'\n', 0, text)
+        } else {
+            memchr::memchr2(b'\r', b'\n', text)
+        };
     }
+    let mut words = text.chunks_exact(8);
+    let mut at = 0;
+    for word in &mut words {
+        let mut bytes = [0; 8];
+        bytes.copy_from_slice(word);
+        if let Some(found) = first_break_in(bytes, nul) {
+            return Some(at + found);
+        }
+        at += 8;
+    }
+    let tail = words.remainder();
+    if tail.is_empty() {
+        return None;
+    }
+    // The last eight bytes, overlapping bytes already searched (which hold
+    // no break), so one more word covers the tail.
+    if let Some(last) = text.len().checked_sub(8) {
+        let mut bytes = [0; 8];
+        bytes.copy_from_slice(&text[last..]);
+        return first_break_in(bytes, nul).map(|found| last + found);
+    }
+    tail.iter()
+        .position(|&b| b == b'\r' || b == b'\n' || (nul && b == 0))
+}
+
+/// The index of the first CR or LF (or NUL, when `nul`) in `bytes`, eight at
+/// once: a byte equal to the one sought becomes zero under XOR, and
+/// `(x - 0x01…) & !x & 0x80…` marks zero bytes. A borrow can mark a byte
+/// above a true zero too, never below one, so the lowest mark is exact.
+fn first_break_in(bytes: [u8; 8], nul: bool) -> Option<usize> {
+    const ONES: u64 = u64::from_le_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
+    let zeros = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+    let word = u64::from_le_bytes(bytes);
+    let mut marks =
+        zeros(word ^ (ONES * u64::from(b'\n'))) | zeros(word ^ (ONES * u64::from(b'\r')));
+    if nul {
+        marks |= zeros(word);
+    }
+    (marks != 0).then(|| (marks.trailing_zeros() / 8) as usize)
 }
 
 /// Text split into lines at CR, LF and CRLF.
@@ -556,8 +758,11 @@ mod tests {
             } else {
                 Event::default().data(&data).id("12345").unwrap()
             };
-            assert_eq!(event.data.capacity(), GAP + "data: \n".len() + 200 + 1);
-            let buffer = event.data.as_ptr() as usize;
+            let Data::Heap(heap) = &event.data else {
+                panic!("200 bytes of data are not inline");
+            };
+            assert_eq!(heap.capacity(), GAP + "data: \n".len() + 200 + 1);
+            let buffer = heap.as_ptr() as usize;
             let encoded = event.encode();
             assert_eq!(
                 &encoded[..],
@@ -668,6 +873,68 @@ mod tests {
             wire(Event::default().data("a").data("b")),
             "data: a\ndata: b\n\n"
         );
+    }
+
+    #[test]
+    fn the_word_search_finds_what_a_plain_loop_finds() {
+        let plain = |text: &[u8], nul: bool| {
+            text.iter()
+                .position(|&b| b == b'\r' || b == b'\n' || (nul && b == 0))
+        };
+        // Every length up to past the memchr threshold, every position of a
+        // break, and the bytes around a break that a borrow could mismark.
+        for len in 0..=SHORT + 9 {
+            for fill in [b'a', 0x01, 0x0b, 0x0e, 0x80, 0xff, 0x09] {
+                let text = vec![fill; len];
+                assert_eq!(find_break(&text, true), plain(&text, true));
+                for at in 0..len {
+                    for found in [b'\r', b'\n', 0] {
+                        let mut text = text.clone();
+                        text[at] = found;
+                        if at + 1 < len {
+                            text[at + 1] = b'\n';
+                        }
+                        for nul in [false, true] {
+                            assert_eq!(find_break(&text, nul), plain(&text, nul), "{text:?} {nul}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn one_short_line_of_data_stays_inline_until_it_is_encoded() {
+        let longest = "x".repeat(INLINE_DATA - "data: \n".len());
+        let inline = |event: &Event| matches!(event.data, Data::Inline { .. });
+        assert!(size_of::<Event>() <= 128);
+        let event = Event::default().data(&longest).id("1").unwrap();
+        assert!(inline(&event));
+        assert_eq!(event.encoded_len(), event.clone().encode().len());
+        assert_eq!(wire(event.clone()), format!("id: 1\ndata: {longest}\n\n"));
+        let mut buf = BytesMut::new();
+        event.encode_into(&mut buf);
+        assert_eq!(&buf[..], format!("id: 1\ndata: {longest}\n\n").as_bytes());
+
+        // One byte more, a second line, or a second call: the heap, with
+        // the inline line moved in front of what follows.
+        let event = Event::default().data(format!("{longest}x"));
+        assert!(!inline(&event));
+        let event = Event::default().data("a\nb");
+        assert!(!inline(&event));
+        let event = Event::default().data("a").data("b").id("2").unwrap();
+        assert!(!inline(&event));
+        assert_eq!(wire(event), "id: 2\ndata: a\ndata: b\n\n");
+    }
+
+    #[cfg(feature = "serde")]
+    #[test]
+    fn json_after_inline_data_appends_a_line() {
+        let event = Event::default()
+            .data("a")
+            .json_data(&serde_json::json!(1))
+            .unwrap();
+        assert_eq!(wire(event), "data: a\ndata: 1\n\n");
     }
 
     #[test]
