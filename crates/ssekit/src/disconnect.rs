@@ -269,7 +269,9 @@ impl fmt::Debug for Disconnect {
 pub struct Lifecycle {
     notifiers: Vec<Notifier>,
     stats: Option<Arc<crate::stats::Stats>>,
-    span: Option<tracing::Span>,
+    /// Boxed, and only when enabled: a `Span` is 40 bytes, and most
+    /// streams are logged without one (no subscriber wants it).
+    span: Option<Box<tracing::Span>>,
     over: bool,
 }
 
@@ -282,7 +284,7 @@ impl Lifecycle {
     /// Logs the stream's end inside `span`: the layer's or adapter's span
     /// for this stream.
     pub fn in_span(&mut self, span: tracing::Span) {
-        self.span = Some(span);
+        self.span = (!span.is_disabled()).then(|| Box::new(span));
     }
 
     /// The first notifier's handle, if any.
@@ -311,7 +313,7 @@ impl Lifecycle {
         if std::mem::replace(&mut self.over, true) {
             return;
         }
-        let _in_span = self.span.as_ref().map(tracing::Span::enter);
+        let _in_span = self.span.as_deref().map(tracing::Span::enter);
         tracing::debug!(reason = reason.as_str(), "event stream over");
         if let Some(stats) = &self.stats {
             stats.closed(&reason);

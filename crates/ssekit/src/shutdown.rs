@@ -32,15 +32,13 @@
 use std::fmt;
 use std::future::Future;
 use std::hash::{BuildHasher, RandomState};
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use tokio::sync::Notify;
-use tokio::sync::futures::OwnedNotified;
 
 use crate::{Encoded, Event};
 
@@ -117,7 +115,11 @@ impl Farewell {
 
 struct Inner {
     farewell: OnceLock<Farewell>,
-    notify: Arc<Notify>,
+    /// Wakes [`Shutdown::triggered`]: a few futures per server.
+    notify: Notify,
+    /// Wakes the listeners: one per stream, so a slot each in a shared
+    /// list rather than a `Notify` future (and an allocation) of their own.
+    listeners: Mutex<Wakers>,
     open: AtomicUsize,
     draws: AtomicU64,
     seed: RandomState,
@@ -147,7 +149,8 @@ impl Shutdown {
         Self {
             inner: Arc::new(Inner {
                 farewell: OnceLock::new(),
-                notify: Arc::new(Notify::new()),
+                notify: Notify::new(),
+                listeners: Mutex::new(Wakers::default()),
                 open: AtomicUsize::new(0),
                 draws: AtomicU64::new(0),
                 seed: RandomState::new(),
@@ -234,6 +237,12 @@ impl Shutdown {
             );
         }
         self.inner.notify.notify_waiters();
+        // Taken after the farewell is set: a listener registers only after
+        // checking for it under this lock, so none is missed.
+        let wakers = std::mem::take(&mut *self.inner.wakers());
+        for waker in wakers.slots.into_iter().flatten() {
+            waker.wake();
+        }
     }
 
     /// Whether the handle has been triggered.
@@ -254,13 +263,9 @@ impl Shutdown {
     #[must_use]
     pub fn listen(&self) -> Listener {
         self.inner.open.fetch_add(1, Ordering::Relaxed);
-        let mut notified = Box::pin(Arc::clone(&self.inner.notify).notified_owned());
-        // Registered now, so a trigger between here and the first poll is
-        // not missed.
-        notified.as_mut().enable();
         Listener {
             inner: Arc::clone(&self.inner),
-            notified,
+            slot: None,
             waker: None,
         }
     }
@@ -275,12 +280,29 @@ impl fmt::Debug for Shutdown {
     }
 }
 
+impl Inner {
+    fn wakers(&self) -> std::sync::MutexGuard<'_, Wakers> {
+        self.listeners
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// The listeners' wakers, in slots that are reused as listeners come and
+/// go, so churn does not grow the list.
+#[derive(Default)]
+struct Wakers {
+    slots: Vec<Option<Waker>>,
+    free: Vec<usize>,
+}
+
 /// One stream's registration with a [`Shutdown`].
 pub struct Listener {
     inner: Arc<Inner>,
-    notified: Pin<Box<OwnedNotified>>,
-    /// The waker last handed to `notified`. Polling `Notify` takes its lock,
-    /// so it is only polled again when the task's waker changes.
+    /// Its place in the shared list, once it has been polled.
+    slot: Option<usize>,
+    /// The waker last registered: the list's lock is only taken again when
+    /// the task's waker changes.
     waker: Option<Waker>,
 }
 
@@ -294,14 +316,33 @@ impl Listener {
         if self.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
             return Poll::Pending;
         }
-        self.waker = Some(cx.waker().clone());
-        match self.notified.as_mut().poll(cx) {
-            Poll::Ready(()) => match self.inner.farewell.get() {
-                Some(farewell) => Poll::Ready(self.farewell_frame(farewell)),
-                None => Poll::Pending,
-            },
-            Poll::Pending => Poll::Pending,
+        let mut wakers = self.inner.wakers();
+        // Checked again under the lock that `trigger_with` takes after
+        // setting the farewell.
+        if let Some(farewell) = self.inner.farewell.get() {
+            drop(wakers);
+            return Poll::Ready(self.farewell_frame(farewell));
         }
+        let waker = cx.waker().clone();
+        match self.slot.and_then(|at| wakers.slots.get_mut(at)) {
+            Some(slot) => *slot = Some(waker.clone()),
+            None => {
+                let at = match wakers.free.pop() {
+                    Some(at) => at,
+                    None => {
+                        wakers.slots.push(None);
+                        wakers.slots.len() - 1
+                    }
+                };
+                if let Some(slot) = wakers.slots.get_mut(at) {
+                    *slot = Some(waker.clone());
+                }
+                self.slot = Some(at);
+            }
+        }
+        drop(wakers);
+        self.waker = Some(waker);
+        Poll::Pending
     }
 
     fn farewell_frame(&self, farewell: &Farewell) -> Option<Bytes> {
@@ -313,6 +354,16 @@ impl Listener {
 impl Drop for Listener {
     fn drop(&mut self) {
         self.inner.open.fetch_sub(1, Ordering::Relaxed);
+        if let Some(at) = self.slot {
+            let mut wakers = self.inner.wakers();
+            // After a trigger the list was emptied, and the slot is gone.
+            if self.inner.farewell.get().is_none()
+                && let Some(slot) = wakers.slots.get_mut(at)
+            {
+                *slot = None;
+                wakers.free.push(at);
+            }
+        }
     }
 }
 
@@ -339,6 +390,45 @@ mod tests {
                 .unwrap();
             assert!((100..=110).contains(&ms), "{ms}");
         }
+    }
+
+    struct Counter(AtomicUsize);
+
+    impl std::task::Wake for Counter {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    #[test]
+    fn a_trigger_wakes_every_listener_and_slots_are_reused() {
+        let shutdown = Shutdown::new();
+        let counter = Arc::new(Counter(AtomicUsize::new(0)));
+        let waker = Waker::from(Arc::clone(&counter));
+        let mut cx = Context::from_waker(&waker);
+        let mut listeners: Vec<Listener> = (0..100).map(|_| shutdown.listen()).collect();
+        for listener in &mut listeners {
+            assert!(listener.poll_triggered(&mut cx).is_pending());
+        }
+        // Churn: half go, as many come; the list does not grow.
+        listeners.truncate(50);
+        for _ in 0..50 {
+            let mut listener = shutdown.listen();
+            assert!(listener.poll_triggered(&mut cx).is_pending());
+            listeners.push(listener);
+        }
+        assert_eq!(shutdown.inner.wakers().slots.len(), 100);
+        assert_eq!(shutdown.open_streams(), 100);
+
+        shutdown.trigger();
+        assert_eq!(counter.0.load(Ordering::Relaxed), 100);
+        for listener in &mut listeners {
+            assert_eq!(listener.poll_triggered(&mut cx), Poll::Ready(None));
+        }
+        drop(listeners);
+        assert_eq!(shutdown.open_streams(), 0);
+        // A listener that comes after the trigger is ended at once.
+        assert!(shutdown.listen().poll_triggered(&mut cx).is_ready());
     }
 
     #[test]

@@ -642,3 +642,14 @@ async fn a_replay_from_the_backplane_outlasting_the_window_is_not_taken_for_lag(
     assert_eq!(got, numbers(2..=6));
     assert_eq!(hub.stats().lagged, 0);
 }
+
+#[test]
+fn a_subscribe_future_is_small() {
+    // Servers may keep a request's future for the whole connection (hyper
+    // sizes warp's per-connection future to the largest route's): a resume
+    // from the backplane is boxed, so it does not make every one bigger.
+    let hub = Hub::new();
+    let future = hub.subscribe("t", Some("1-0"));
+    let size = std::mem::size_of_val(&future);
+    assert!(size <= 200, "a subscribe future is {size} bytes");
+}

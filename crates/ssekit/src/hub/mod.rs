@@ -332,19 +332,19 @@ impl Hub {
     /// first replays what followed that id (or sends the
     /// [gap notice](self#the-gap-notice)), then goes live.
     ///
-    /// It counts in [`subscribers`](Self::subscribers) from the moment it
-    /// resolves until it is dropped.
+    /// It counts in [`subscribers`](Self::subscribers) from the call until
+    /// the future, or the subscription it resolves to, is dropped.
     ///
     /// # Errors
     ///
     /// [`SubscribeError`] when the backplane could not start delivering the
     /// topic or read its history. In process it never fails.
-    pub async fn subscribe(
+    pub fn subscribe<'a>(
         &self,
         topic: &str,
-        last_event_id: Option<&str>,
-    ) -> Result<Subscription, SubscribeError> {
-        Subscription::start(Arc::clone(&self.shared), topic, last_event_id).await
+        last_event_id: Option<&'a str>,
+    ) -> impl Future<Output = Result<Subscription, SubscribeError>> + Send + 'a {
+        Subscription::start(Arc::clone(&self.shared), topic, last_event_id)
     }
 
     /// Open subscriptions to `topic`.

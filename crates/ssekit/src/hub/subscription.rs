@@ -30,16 +30,15 @@ pub struct Subscription {
     topic: Arc<Topic>,
     /// The sequence number of the next window entry to send.
     cursor: u64,
-    /// Sent before the window: the gap notice and events replayed from the
-    /// backplane's history.
-    backlog: VecDeque<(Bytes, bool)>,
+    /// What a resume sends before the window, while there is any: boxed,
+    /// since most subscribers never have any, and an idle subscriber's size
+    /// is memory per connection.
+    catch_up: Option<Box<CatchUp>>,
     /// Window entries up to this id were already sent from the backlog.
     sent_through: Option<EventId>,
     /// Resumed after an expired id: owed only what the window retains, so
     /// the window moving on before it took anything loses it nothing.
     from_oldest: bool,
-    /// The next page of a long replay from the backplane, on its way.
-    paging: Option<BoxFuture<Result<History, BackplaneError>>>,
     /// Window entries before this sequence number are replays.
     replay_until: u64,
     /// Whether it has caught up with the newest event once: only then is
@@ -50,11 +49,16 @@ pub struct Subscription {
 }
 
 impl Subscription {
-    pub(super) async fn start(
+    /// Joins the topic now, and resolves once the backplane delivers it
+    /// and a resume is placed. Only that waiting is async: the future holds
+    /// the subscription and little else, since a server may keep it for the
+    /// whole connection (hyper sizes warp's per-connection future to the
+    /// largest route's).
+    pub(super) fn start<'a>(
         shared: Arc<Shared>,
         name: &str,
-        last_event_id: Option<&str>,
-    ) -> Result<Self, SubscribeError> {
+        last_event_id: Option<&'a str>,
+    ) -> impl Future<Output = Result<Self, SubscribeError>> + Send + 'a {
         let (topic, head, watch) = shared.join(name);
         // Built before anything is awaited, so that an error or a dropped
         // future counts the subscriber out again.
@@ -62,30 +66,36 @@ impl Subscription {
             shared,
             topic,
             cursor: head,
-            backlog: VecDeque::new(),
+            catch_up: None,
             sent_through: None,
             from_oldest: false,
-            paging: None,
             replay_until: head,
             live: true,
             slot: None,
             done: false,
         };
-        if let Some(watch) = watch {
-            watch.await?;
-            // Counted in since the join, so nobody unwatched it meanwhile.
-            this.topic.lock().armed = true;
+        async move {
+            if let Some(watch) = watch {
+                watch.await?;
+                // Counted in since the join, so nobody unwatched it
+                // meanwhile.
+                this.topic.lock().armed = true;
+            }
+            if let Some(text) = last_event_id {
+                // Boxed: a resume may read the backplane's history, which
+                // would make every subscribe future hundreds of bytes
+                // larger.
+                Box::pin(this.resume(text)).await?;
+            }
+            Ok(this)
         }
-        if let Some(text) = last_event_id {
-            this.resume(text).await?;
-        }
-        Ok(this)
     }
 
     /// Places the cursor after `text`, the client's `Last-Event-ID`.
     async fn resume(&mut self, text: &str) -> Result<(), SubscribeError> {
         let Ok(id) = text.parse::<EventId>() else {
-            self.backlog
+            self.catch_up()
+                .backlog
                 .push_back((gap_notice("unknown", Some(text), None), false));
             return Ok(());
         };
@@ -135,7 +145,8 @@ impl Subscription {
             } else {
                 "unknown"
             };
-            self.backlog
+            self.catch_up()
+                .backlog
                 .push_front((gap_notice(reason, Some(text), None), false));
         }
         Ok(())
@@ -147,15 +158,26 @@ impl Subscription {
     fn take_page(&mut self, history: History) {
         let full = history.events.len() >= self.shared.config.capacity;
         for (event_id, event) in history.events {
-            self.backlog.push_back((with_id(&event, event_id), true));
+            self.catch_up()
+                .backlog
+                .push_back((with_id(&event, event_id), true));
             self.sent_through = Some(event_id);
         }
-        self.paging = match (&self.shared.backplane, self.sent_through) {
+        let next = match (&self.shared.backplane, self.sent_through) {
             (Some(backplane), Some(last)) if full => {
                 Some(backplane.history(&self.topic.name, last, self.shared.config.capacity))
             }
             _ => None,
         };
+        if let Some(catch_up) = self.catch_up.as_mut() {
+            catch_up.paging = next;
+        } else if next.is_some() {
+            self.catch_up().paging = next;
+        }
+    }
+
+    fn catch_up(&mut self) -> &mut CatchUp {
+        self.catch_up.get_or_insert_with(Box::default)
     }
 
     /// The topic it follows.
@@ -163,6 +185,14 @@ impl Subscription {
     pub fn topic(&self) -> &str {
         &self.topic.name
     }
+}
+
+/// A resume's catch-up: the gap notice and events replayed from the
+/// backplane's history, and the next page of a long replay on its way.
+#[derive(Default)]
+struct CatchUp {
+    backlog: VecDeque<(Bytes, bool)>,
+    paging: Option<BoxFuture<Result<History, BackplaneError>>>,
 }
 
 impl Stream for Subscription {
@@ -173,15 +203,17 @@ impl Stream for Subscription {
         if this.done {
             return Poll::Ready(None);
         }
-        if this.backlog.is_empty()
-            && let Some(paging) = this.paging.as_mut()
+        if let Some(catch_up) = this.catch_up.as_mut()
+            && catch_up.backlog.is_empty()
+            && let Some(paging) = catch_up.paging.as_mut()
         {
             match paging.as_mut().poll(cx) {
                 Poll::Pending => return Poll::Pending,
                 Poll::Ready(Ok(history)) => {
                     if history.after != Retention::Retained {
                         // Trimmed while it was being read.
-                        this.backlog
+                        this.catch_up()
+                            .backlog
                             .push_back((gap_notice("expired", None, None), false));
                     }
                     this.take_page(history);
@@ -199,12 +231,17 @@ impl Stream for Subscription {
         let counters = &this.shared.counters;
         let mut frame = Frame::new(None);
         let mut replayed = 0;
-        while let Some((bytes, is_event)) = this.backlog.pop_front() {
-            if let Some(overflow) = frame.push(bytes, config.max_frame) {
-                this.backlog.push_front((overflow, is_event));
-                break;
+        if let Some(catch_up) = this.catch_up.as_mut() {
+            while let Some((bytes, is_event)) = catch_up.backlog.pop_front() {
+                if let Some(overflow) = frame.push(bytes, config.max_frame) {
+                    catch_up.backlog.push_front((overflow, is_event));
+                    break;
+                }
+                replayed += u64::from(is_event);
             }
-            replayed += u64::from(is_event);
+            if catch_up.backlog.is_empty() && catch_up.paging.is_none() {
+                this.catch_up = None;
+            }
         }
         let mut delivered = replayed;
 
@@ -224,7 +261,7 @@ impl Stream for Subscription {
             this.cursor = window.first;
             evicted = false;
         }
-        let replaying = !this.backlog.is_empty() || this.paging.is_some();
+        let replaying = this.catch_up.is_some();
         if !replaying && (evicted || (this.live && head - this.cursor > config.max_lag as u64)) {
             counters.lagged.fetch_add(1, Ordering::Relaxed);
             let behind = head - this.cursor;
