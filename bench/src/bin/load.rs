@@ -220,15 +220,21 @@ impl Sources {
     }
 }
 
-async fn run(args: &Args, plan: &Plan) -> io::Result<Results> {
+/// The server under test, and the source addresses to reach it from.
+fn target(args: &Args) -> (Server, Sources) {
     let server = Server {
         addr: SocketAddr::from(([127, 0, 0, 1], args.port)),
         pid: args.pid,
     };
-    let mut sources = Sources {
+    let sources = Sources {
         net: args.net,
         next: 0,
     };
+    (server, sources)
+}
+
+async fn run(args: &Args, plan: &Plan) -> io::Result<Results> {
+    let (server, mut sources) = target(args);
     // The baseline for idle memory, before any connection made the server
     // grow its buffers.
     let src = sources.next();
@@ -281,14 +287,7 @@ async fn run(args: &Args, plan: &Plan) -> io::Result<Results> {
 
 /// `/stream` alone, `runs` times, one line per run on stdout.
 async fn stream_only(args: &Args, plan: &Plan, runs: u32) -> io::Result<()> {
-    let server = Server {
-        addr: SocketAddr::from(([127, 0, 0, 1], args.port)),
-        pid: args.pid,
-    };
-    let mut sources = Sources {
-        net: args.net,
-        next: 0,
-    };
+    let (server, mut sources) = target(args);
     for _ in 0..runs {
         let src = sources.next();
         server.settle(src).await?;

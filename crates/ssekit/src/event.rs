@@ -229,8 +229,8 @@ impl Event {
     }
 
     // The setters are inlined shells around workers that take `&mut self`:
-    // an event is a few hundred bytes, and a builder call that is not
-    // inlined copies it in and out (a third of the cost of a small event).
+    // an event is up to 128 bytes, and a builder call that is not inlined
+    // copies it in and out.
     fn push_data(&mut self, text: &[u8]) {
         let lines = Lines::new(text);
         if !self.data.write_inline(&lines) {
