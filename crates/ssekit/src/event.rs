@@ -17,7 +17,7 @@ const GAP: usize = 48;
 /// `retry`, `comment`) are kept inline, and so is one short line of data
 /// (up to 55 bytes): such an event costs no allocation until it is encoded,
 /// and none at all when the stream machine writes it straight into a frame
-/// ([`encode_into`](Event::encode_into)). Longer data is written into one
+/// that already holds other events ([`encode_into`](Event::encode_into)). Longer data is written into one
 /// buffer, with room left in front of it for the other fields, so
 /// [`Event::encode`] makes no copy of it: one allocation, whatever order the
 /// fields are set in (multi-line data is given room by an estimate, trimmed
@@ -400,7 +400,7 @@ impl Event {
         let Self { fields, data } = self;
         let fields = fields.as_slice();
         match (GAP.checked_sub(fields.len()), data) {
-            (Some(room), Data::Heap(mut data)) if !data.is_empty() => {
+            (Some(room), Data::Heap(mut data)) if data.len() >= GAP => {
                 data[room..GAP].copy_from_slice(fields);
                 data.push(b'\n');
                 // Multi-line data was given room by an estimate. `Bytes`

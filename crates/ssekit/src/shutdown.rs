@@ -362,6 +362,11 @@ impl Drop for Listener {
             {
                 *slot = None;
                 wakers.free.push(at);
+                // The list grows to the most streams open at once: give the
+                // memory back once they have all gone.
+                if wakers.free.len() == wakers.slots.len() {
+                    *wakers = Wakers::default();
+                }
             }
         }
     }
@@ -406,6 +411,15 @@ mod tests {
         let counter = Arc::new(Counter(AtomicUsize::new(0)));
         let waker = Waker::from(Arc::clone(&counter));
         let mut cx = Context::from_waker(&waker);
+        // Once every stream has gone, the list gives its memory back.
+        let mut passing: Vec<Listener> = (0..10).map(|_| shutdown.listen()).collect();
+        for listener in &mut passing {
+            assert!(listener.poll_triggered(&mut cx).is_pending());
+        }
+        assert_eq!(shutdown.inner.wakers().slots.len(), 10);
+        drop(passing);
+        assert_eq!(shutdown.inner.wakers().slots.capacity(), 0);
+
         let mut listeners: Vec<Listener> = (0..100).map(|_| shutdown.listen()).collect();
         for listener in &mut listeners {
             assert!(listener.poll_triggered(&mut cx).is_pending());

@@ -32,7 +32,7 @@ type BoxError = Box<dyn Error + Send + Sync>;
 /// between streams), and for `Result`s of either, so that an application's
 /// stream may fail. An error ends the response cleanly and is reported as
 /// [`DisconnectReason::Error`].
-pub trait IntoEvent: Sized {
+pub trait IntoEvent {
     /// Encodes the item.
     ///
     /// # Errors
@@ -66,7 +66,14 @@ pub trait IntoEvent: Sized {
     /// # Errors
     ///
     /// The error the item carried; `frame` is left as it was.
-    fn append_to(self, frame: &mut BytesMut, limit: usize) -> Result<Option<Encoded>, BoxError> {
+    ///
+    /// The stream machine holds an implementation to this: what it leaves
+    /// in `frame` on an error or a hand-back is cut off again, and an item
+    /// that takes the frame past `limit` is moved to the next frame.
+    fn append_to(self, frame: &mut BytesMut, limit: usize) -> Result<Option<Encoded>, BoxError>
+    where
+        Self: Sized,
+    {
         let encoded = self.into_encoded()?;
         if frame.len() + encoded.len() > limit {
             return Ok(Some(encoded));
@@ -634,11 +641,24 @@ impl Frame {
         let FrameBytes::Many(buf) = &mut self.bytes else {
             return Ok(self.push(item.into_encoded()?.into_bytes(), max));
         };
-        let overflow = item.append_to(buf, max)?;
-        if overflow.is_none() {
-            self.events += 1;
+        // `append_to` may be the application's own: the frame's limit and
+        // whole events are kept here, whatever it does.
+        let before = buf.len();
+        match item.append_to(buf, max) {
+            Ok(None) if buf.len() > max => Ok(Some(buf.split_off(before).freeze())),
+            Ok(None) => {
+                self.events += 1;
+                Ok(None)
+            }
+            Ok(Some(overflow)) => {
+                buf.truncate(before);
+                Ok(Some(overflow.into_bytes()))
+            }
+            Err(err) => {
+                buf.truncate(before);
+                Err(err)
+            }
         }
-        Ok(overflow.map(Encoded::into_bytes))
     }
 
     /// Appends events already known to fit, copied into a buffer sized
@@ -701,6 +721,50 @@ mod tests {
             reason.to_string(),
             "the event stream failed: the event stream panicked: source broke at 2"
         );
+    }
+
+    /// An item whose `append_to` ignores the limit, or fails halfway.
+    struct Careless(&'static str, bool);
+
+    impl IntoEvent for Careless {
+        fn into_encoded(self) -> Result<Encoded, BoxError> {
+            Ok(Event::default().data(self.0).encode())
+        }
+
+        fn append_to(self, frame: &mut BytesMut, _: usize) -> Result<Option<Encoded>, BoxError> {
+            frame.extend_from_slice(&Event::default().data(self.0).encode());
+            if self.1 {
+                return Err("failed after writing".into());
+            }
+            Ok(None)
+        }
+    }
+
+    #[tokio::test]
+    async fn the_machine_keeps_the_frame_limit_and_whole_events_whatever_append_to_does() {
+        let sixty = "x".repeat(52).leak();
+        let items = [
+            Careless(sixty, false),
+            Careless(sixty, false),
+            Careless(sixty, false),
+        ];
+        let mut body = SseStream::new(stream::iter(items))
+            .heartbeat(None)
+            .max_frame(130);
+        let frames: Vec<Bytes> = body.by_ref().collect().await;
+        // 60 bytes each: two fit in 130, the third goes to the next frame.
+        assert_eq!(frames.iter().map(Bytes::len).collect::<Vec<_>>(), [120, 60]);
+
+        let items = [
+            Careless("a", false),
+            Careless("b", false),
+            Careless("c", true),
+        ];
+        let mut body = SseStream::new(stream::iter(items)).heartbeat(None);
+        let disconnect = body.disconnect();
+        let frames: Vec<Bytes> = body.collect().await;
+        assert_eq!(frames, ["data: a\n\ndata: b\n\n"]);
+        assert_eq!(disconnect.reason().unwrap().as_str(), "error");
     }
 
     #[tokio::test]

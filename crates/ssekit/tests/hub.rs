@@ -651,5 +651,8 @@ fn a_subscribe_future_is_small() {
     let hub = Hub::new();
     let future = hub.subscribe("t", Some("1-0"));
     let size = std::mem::size_of_val(&future);
-    assert!(size <= 256, "a subscribe future is {size} bytes (360 before)");
+    assert!(
+        size <= 256,
+        "a subscribe future is {size} bytes (360 before)"
+    );
 }

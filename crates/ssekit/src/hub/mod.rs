@@ -332,8 +332,12 @@ impl Hub {
     /// first replays what followed that id (or sends the
     /// [gap notice](self#the-gap-notice)), then goes live.
     ///
-    /// It counts in [`subscribers`](Self::subscribers) from the call until
-    /// the future, or the subscription it resolves to, is dropped.
+    /// It joins the topic at the call: from then on it counts in
+    /// [`subscribers`](Self::subscribers), until the future (or the
+    /// subscription it resolves to) is dropped, and events published after
+    /// the call are its to deliver, even before the future is first polled.
+    /// A future held unpolled while more than `max_lag` events go by is
+    /// lagging when it starts, and is handled by the [`LagPolicy`].
     ///
     /// # Errors
     ///
@@ -343,7 +347,7 @@ impl Hub {
         &self,
         topic: &str,
         last_event_id: Option<&'a str>,
-    ) -> impl Future<Output = Result<Subscription, SubscribeError>> + Send + 'a {
+    ) -> impl Future<Output = Result<Subscription, SubscribeError>> + Send + use<'a> {
         Subscription::start(Arc::clone(&self.shared), topic, last_event_id)
     }
 

@@ -58,7 +58,7 @@ impl Subscription {
         shared: Arc<Shared>,
         name: &str,
         last_event_id: Option<&'a str>,
-    ) -> impl Future<Output = Result<Self, SubscribeError>> + Send + 'a {
+    ) -> impl Future<Output = Result<Self, SubscribeError>> + Send + use<'a> {
         let (topic, head, watch) = shared.join(name);
         // Built before anything is awaited, so that an error or a dropped
         // future counts the subscriber out again.
