@@ -130,6 +130,28 @@ pub fn stats_body(subscribers: usize) -> String {
     format!(r#"{{"subscribers":{subscribers}}}"#)
 }
 
+/// warp's raw query string, or `None` when the request has none: the
+/// contract's `/stream` and `/publish` take theirs from it, on both warp
+/// servers.
+///
+/// ```
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// let query = ssekit_bench::warp_query();
+/// let with = warp::test::request().path("/stream?n=3").filter(&query).await;
+/// assert_eq!(with.unwrap(), Some("n=3".to_owned()));
+/// let without = warp::test::request().path("/stream").filter(&query).await;
+/// assert_eq!(without.unwrap(), None);
+/// # });
+/// ```
+pub fn warp_query()
+-> impl warp::Filter<Extract = (Option<String>,), Error = std::convert::Infallible> + Clone {
+    use warp::Filter as _;
+    warp::query::raw()
+        .map(Some)
+        .or(warp::any().map(|| None))
+        .unify()
+}
+
 /// Which framework a server runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Adapter {

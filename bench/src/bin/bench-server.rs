@@ -143,24 +143,18 @@ mod warp_app {
 
     use super::{Hub, Params, ServerArgs, TOPIC};
 
-    /// The raw query string, or `None` when the request has none.
-    fn query() -> impl Filter<Extract = (Option<String>,), Error = std::convert::Infallible> + Clone
-    {
-        warp::query::raw()
-            .map(Some)
-            .or(warp::any().map(|| None))
-            .unify()
-    }
-
     pub(super) async fn serve(args: ServerArgs) {
         let hub = Hub::new();
         let config = SseConfig::new();
-        let stream = warp::path("stream").and(warp::get()).and(query()).map({
-            let config = config.clone();
-            move |query: Option<String>| {
-                Sse::new(super::numbered(Params::parse(query.as_deref()))).with_config(&config)
-            }
-        });
+        let stream = warp::path("stream")
+            .and(warp::get())
+            .and(ssekit_bench::warp_query())
+            .map({
+                let config = config.clone();
+                move |query: Option<String>| {
+                    Sse::new(super::numbered(Params::parse(query.as_deref()))).with_config(&config)
+                }
+            });
         let sub = warp::path("sub").and(warp::get()).and_then({
             let hub = hub.clone();
             move || {
@@ -174,18 +168,21 @@ mod warp_app {
                 }
             }
         });
-        let publish = warp::path("publish").and(warp::post()).and(query()).then({
-            let hub = hub.clone();
-            move |query: Option<String>| {
+        let publish = warp::path("publish")
+            .and(warp::post())
+            .and(ssekit_bench::warp_query())
+            .then({
                 let hub = hub.clone();
-                async move {
-                    match super::publish(&hub, Params::parse(query.as_deref())).await {
-                        Ok(()) => StatusCode::OK,
-                        Err(_) => StatusCode::SERVICE_UNAVAILABLE,
+                move |query: Option<String>| {
+                    let hub = hub.clone();
+                    async move {
+                        match super::publish(&hub, Params::parse(query.as_deref())).await {
+                            Ok(()) => StatusCode::OK,
+                            Err(_) => StatusCode::SERVICE_UNAVAILABLE,
+                        }
                     }
                 }
-            }
-        });
+            });
         let stats = warp::path("stats").and(warp::get()).map(move || {
             warp::reply::with_header(
                 super::stats_body(hub.stats().subscribers),

@@ -206,28 +206,19 @@ mod warp_app {
 
     type Shared = Channel<Arc<Message>>;
 
-    /// The raw query string, or `None` when the request has none.
-    fn query() -> impl Filter<Extract = (Option<String>,), Error = Infallible> + Clone {
-        warp::query::raw()
-            .map(Some)
-            .or(warp::any().map(|| None))
-            .unify()
-    }
-
     pub(super) async fn serve(args: ServerArgs) {
         let channel = Shared::new();
-        let stream =
-            warp::path("stream")
-                .and(warp::get())
-                .and(query())
-                .map(|query: Option<String>| {
-                    let params = Params::parse(query.as_deref());
-                    let data = stream_data(params.size);
-                    let events = stream::iter(0..params.n).map(move |i| {
-                        Ok::<_, Infallible>(Event::default().id(i.to_string()).data(data.clone()))
-                    });
-                    warp::sse::reply(events)
+        let stream = warp::path("stream")
+            .and(warp::get())
+            .and(ssekit_bench::warp_query())
+            .map(|query: Option<String>| {
+                let params = Params::parse(query.as_deref());
+                let data = stream_data(params.size);
+                let events = stream::iter(0..params.n).map(move |i| {
+                    Ok::<_, Infallible>(Event::default().id(i.to_string()).data(data.clone()))
                 });
+                warp::sse::reply(events)
+            });
         let sub = warp::path("sub").and(warp::get()).map({
             let channel = channel.clone();
             move || {
@@ -242,15 +233,18 @@ mod warp_app {
                 warp::sse::reply(keep.stream(events))
             }
         });
-        let publish = warp::path("publish").and(warp::post()).and(query()).map({
-            let channel = channel.clone();
-            move |query: Option<String>| {
-                channel.publish(Params::parse(query.as_deref()), |id, data| {
-                    Arc::new(Message { id, data })
-                });
-                StatusCode::OK
-            }
-        });
+        let publish = warp::path("publish")
+            .and(warp::post())
+            .and(ssekit_bench::warp_query())
+            .map({
+                let channel = channel.clone();
+                move |query: Option<String>| {
+                    channel.publish(Params::parse(query.as_deref()), |id, data| {
+                        Arc::new(Message { id, data })
+                    });
+                    StatusCode::OK
+                }
+            });
         let stats = warp::path("stats").and(warp::get()).map(move || {
             warp::reply::with_header(channel.stats(), "content-type", "application/json")
         });

@@ -336,6 +336,28 @@ fn verdict(ratio: f64, goal: f64, higher_is_better: bool) -> &'static str {
     if met { "met" } else { "**missed**" }
 }
 
+/// One cell of the goals table: ours against the peer's figure, the ratio,
+/// and whether it meets `goal`; a dash when either figure is missing.
+fn goal_cell(
+    ours: Option<f64>,
+    peer: Option<(f64, &Server)>,
+    show: fn(f64) -> String,
+    goal: f64,
+    higher_is_better: bool,
+) -> String {
+    let (Some(ours), Some((peer, who))) = (ours, peer) else {
+        return " – |".to_owned();
+    };
+    let ratio = ours / peer;
+    format!(
+        " {} vs {} ({}): **{ratio:.2}×**, {} |",
+        show(ours),
+        show(peer),
+        who.name(),
+        verdict(ratio, goal, higher_is_better)
+    )
+}
+
 fn markdown(
     summary: &BTreeMap<Server, Summary>,
     runs: &BTreeMap<Server, Vec<Results>>,
@@ -383,68 +405,25 @@ fn markdown(
          idle memory per connection (goal ≤ 1× the same framework's SSE) |\n|---|---|---|---|---|"
     );
     for (server, ours) in &ours {
-        let mut row = format!("| {} |", server.name());
-        match (ours.largest(), big_rate) {
-            (Some(b), Some((peer, who))) => {
-                let ratio = b.deliveries_per_sec / peer;
-                let _ = write!(
-                    row,
-                    " {} vs {} ({}): **{ratio:.2}×**, {} |",
-                    rate(b.deliveries_per_sec),
-                    rate(peer),
-                    who.name(),
-                    verdict(ratio, 2.0, true)
-                );
-            }
-            _ => row.push_str(" – |"),
-        }
-        match (ours.largest(), big_p99) {
-            (Some(b), Some((peer, who))) => {
-                let ratio = b.p99_ms / peer;
-                let _ = write!(
-                    row,
-                    " {} vs {} ({}): **{ratio:.2}×**, {} |",
-                    ms(b.p99_ms),
-                    ms(peer),
-                    who.name(),
-                    verdict(ratio, 0.5, false)
-                );
-            }
-            _ => row.push_str(" – |"),
-        }
-        if let Some((peer, who)) = stream {
-            let ratio = ours.stream / peer;
-            let _ = write!(
-                row,
-                " {} vs {} ({}): **{ratio:.2}×**, {} |",
-                rate(ours.stream),
-                rate(peer),
-                who.name(),
-                verdict(ratio, 2.0, true)
-            );
-        }
-        let same = summary.get(&Server {
+        let framework = Server {
             peer: true,
             adapter: server.adapter,
-        });
-        match same {
-            Some(peer) => {
-                let ratio = ours.idle / peer.idle;
-                let _ = write!(
-                    row,
-                    " {} vs {} ({}): **{ratio:.2}×**, {} |",
-                    kb(ours.idle),
-                    kb(peer.idle),
-                    Server {
-                        peer: true,
-                        adapter: server.adapter
-                    }
-                    .name(),
-                    verdict(ratio, 1.0, false)
-                );
-            }
-            None => row.push_str(" – |"),
-        }
+        };
+        let same = summary.get(&framework).map(|peer| (peer.idle, &framework));
+        let row = [
+            goal_cell(
+                ours.largest().map(|b| b.deliveries_per_sec),
+                big_rate,
+                rate,
+                2.0,
+                true,
+            ),
+            goal_cell(ours.largest().map(|b| b.p99_ms), big_p99, ms, 0.5, false),
+            goal_cell(Some(ours.stream), stream, rate, 2.0, true),
+            goal_cell(Some(ours.idle), same, kb, 1.0, false),
+        ]
+        .concat();
+        let row = format!("| {} |{row}", server.name());
         let _ = writeln!(md, "{row}");
     }
 
