@@ -452,19 +452,7 @@ impl Server {
     }
 
     fn rss_bytes(&self) -> io::Result<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid))?;
-        status
-            .lines()
-            .find_map(|line| line.strip_prefix("VmRSS:"))
-            .and_then(|rest| {
-                rest.trim()
-                    .trim_end_matches("kB")
-                    .trim()
-                    .parse::<u64>()
-                    .ok()
-            })
-            .map(|kb| kb * 1024)
-            .ok_or_else(|| io::Error::other("no VmRSS in /proc/PID/status"))
+        ssekit_test_support::resident_bytes(self.pid)
     }
 }
 

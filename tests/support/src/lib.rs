@@ -7,6 +7,32 @@ pub mod clock;
 pub mod compression;
 pub mod redis;
 
+/// The resident memory of process `pid`, in bytes (`VmRSS` of
+/// `/proc/PID/status`): how the suites, the soak run and the bench measure
+/// what a server holds.
+///
+/// ```
+/// let bytes = ssekit_test_support::resident_bytes(std::process::id()).unwrap();
+/// assert!(bytes > 0);
+/// ```
+///
+/// # Errors
+///
+/// If the status file cannot be read (no such process, not Linux), or has
+/// no `VmRSS` line.
+pub fn resident_bytes(pid: u32) -> std::io::Result<u64> {
+    let path = format!("/proc/{pid}/status");
+    let status = std::fs::read_to_string(&path)
+        .map_err(|err| std::io::Error::new(err.kind(), format!("{path}: {err}")))?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.trim().strip_suffix("kB"))
+        .and_then(|kb| kb.trim().parse::<u64>().ok())
+        .map(|kb| kb * 1024)
+        .ok_or_else(|| std::io::Error::other(format!("no VmRSS in {path}")))
+}
+
 use std::collections::VecDeque;
 use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;

@@ -452,13 +452,5 @@ impl ChunkedBody {
 }
 
 fn resident_bytes(pid: u32) -> Result<u64, String> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .map_err(|err| format!("/proc/{pid}/status: {err}"))?;
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix("VmRSS:"))
-        .and_then(|rest| rest.trim().strip_suffix("kB"))
-        .and_then(|kb| kb.trim().parse::<u64>().ok())
-        .map(|kb| kb * 1024)
-        .ok_or_else(|| format!("no VmRSS in /proc/{pid}/status"))
+    ssekit_test_support::resident_bytes(pid).map_err(|err| err.to_string())
 }

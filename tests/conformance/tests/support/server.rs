@@ -144,15 +144,7 @@ impl Server {
     /// The server's resident memory now, in bytes (`VmRSS`).
     pub(crate) fn resident_bytes(&self) -> u64 {
         let pid = self.child.id().expect("the server is still running");
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
-            .unwrap_or_else(|err| panic!("/proc/{pid}/status: {err}"));
-        status
-            .lines()
-            .find_map(|line| line.strip_prefix("VmRSS:"))
-            .and_then(|rest| rest.trim().strip_suffix("kB"))
-            .and_then(|kb| kb.trim().parse::<u64>().ok())
-            .map(|kb| kb * 1024)
-            .unwrap_or_else(|| panic!("no VmRSS in /proc/{pid}/status"))
+        ssekit_test_support::resident_bytes(pid).unwrap_or_else(|err| panic!("{err}"))
     }
 
     /// What the server wrote to stderr so far.
