@@ -7,12 +7,13 @@ use std::net::SocketAddr;
 use std::process::Stdio;
 use std::time::Duration;
 
-use bytes::Bytes;
-use http::Method;
 use ssekit::decode::MessageEvent;
-use ssekit_test_support::{Client, PATIENCE, Reader, body_bytes, event};
+use ssekit_test_support::{PATIENCE, Reader, event};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::Command;
+
+mod common;
+use common::{events, published};
 
 /// Waits for the two `listening on` lines.
 async fn addresses(
@@ -30,24 +31,6 @@ async fn addresses(
         }
     }
     addrs
-}
-
-async fn published(addr: SocketAddr, text: &str) -> String {
-    let response = Client::h1(addr)
-        .await
-        .send_once(
-            Method::POST,
-            "/publish",
-            &[("content-type", b"text/plain; charset=utf-8")],
-            Bytes::from(text.to_owned()),
-        )
-        .await;
-    assert_eq!(response.status(), 200);
-    String::from_utf8(body_bytes(response).await.to_vec()).unwrap()
-}
-
-async fn events(addr: SocketAddr, headers: &[(&str, &[u8])]) -> Reader {
-    Reader::new(Client::h1(addr).await.get_once("/events", headers).await)
 }
 
 async fn news(events: &mut Reader) -> MessageEvent {

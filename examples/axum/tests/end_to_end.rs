@@ -2,18 +2,18 @@
 //! Last-Event-ID then live messages, the gap notice, ticks, no compression on the stream, the message
 //! size limit, and a graceful shutdown with 20 streams open.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use bytes::Bytes;
 use example_axum::Config;
-use http::Method;
 use ssekit::decode::MessageEvent;
-use ssekit::hub::{EventId, GAP_EVENT};
+use ssekit::hub::GAP_EVENT;
 use ssekit_test_support::{
     Client, PATIENCE, Reader, SECOND, TestServer, assert_sse_head, body_bytes, event, last_retry,
 };
 use tokio::net::TcpListener;
+
+mod common;
+use common::{events, publish, published};
 
 async fn start() -> TestServer {
     start_with(Config::default()).await
@@ -25,35 +25,6 @@ async fn start_with(config: Config) -> TestServer {
     TestServer::spawn(addr, move |signal| {
         example_axum::serve(listener, config.hub().build(), config.tick, signal)
     })
-}
-
-/// Reads `GET /events` with `headers` as a browser's `EventSource` would.
-async fn events(addr: SocketAddr, headers: &[(&str, &[u8])]) -> Reader {
-    Reader::new(Client::h1(addr).await.get_once("/events", headers).await)
-}
-
-/// Posts `text` to `/publish`: the status and the body.
-async fn publish(addr: SocketAddr, text: impl Into<Bytes>) -> (http::StatusCode, String) {
-    let response = Client::h1(addr)
-        .await
-        .send_once(
-            Method::POST,
-            "/publish",
-            &[("content-type", b"text/plain; charset=utf-8")],
-            text.into(),
-        )
-        .await;
-    let status = response.status();
-    let body = body_bytes(response).await;
-    (status, String::from_utf8(body.to_vec()).unwrap())
-}
-
-/// Publishes `text` and returns its id.
-async fn published(addr: SocketAddr, text: &str) -> String {
-    let (status, id) = publish(addr, text.to_owned()).await;
-    assert_eq!(status, 200, "{id}");
-    assert!(id.parse::<EventId>().is_ok(), "not a hub id: {id}");
-    id
 }
 
 /// The next event that is not a tick: a message or a notice.
