@@ -48,12 +48,19 @@ every_adapter! {
 const GRACE: Duration = Duration::from_secs(4);
 const EXIT_WITHIN: Duration = Duration::from_secs(5);
 
-/// Waits for `needle` in the server's stderr, at most [`PATIENCE`].
+/// Waits for a whole line with `needle` in the server's stderr, at most
+/// [`PATIENCE`]; returns it without its newline.
 async fn await_stderr(server: &Server, needle: &str) -> String {
     let deadline = Instant::now() + PATIENCE;
     loop {
         let stderr = server.stderr();
-        if let Some(line) = stderr.lines().find(|line| line.contains(needle)) {
+        // The server's stderr is unbuffered, so one `eprintln!` can reach
+        // the pipe in several writes: only a line with its newline is whole.
+        if let Some(line) = stderr
+            .split_inclusive('\n')
+            .filter_map(|line| line.strip_suffix('\n'))
+            .find(|line| line.contains(needle))
+        {
             return line.to_owned();
         }
         assert!(
