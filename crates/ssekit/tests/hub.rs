@@ -123,6 +123,25 @@ async fn events_carry_the_id_that_publish_returns() {
 }
 
 #[tokio::test]
+async fn in_process_both_subscribe_and_publish_take_effect_at_the_call() {
+    let hub = Hub::new();
+    let subscribing = hub.subscribe("t", None);
+    assert_eq!(hub.subscribers("t"), 1, "counted from the call");
+    let publishing = hub.publish("t", event("first"));
+    let mut subscription = subscribing.await.unwrap();
+    assert_eq!(
+        ready_data(&mut subscription),
+        ["first"],
+        "published at the call"
+    );
+    let id = publishing.await.unwrap();
+    assert_eq!(hub.stats().published, 1);
+    let later = hub.publish("t", event("second")).await.unwrap();
+    assert!(id < later);
+    assert_eq!(ready_data(&mut subscription), ["second"]);
+}
+
+#[tokio::test]
 async fn a_subscription_wakes_when_an_event_arrives() {
     let hub = Hub::new();
     let mut subscription = hub.subscribe("t", None).await.unwrap();
@@ -644,15 +663,21 @@ async fn a_replay_from_the_backplane_outlasting_the_window_is_not_taken_for_lag(
 }
 
 #[test]
-fn a_subscribe_future_is_small() {
+fn subscribe_and_publish_futures_are_small() {
     // Servers may keep a request's future for the whole connection (hyper
-    // sizes warp's per-connection future to the largest route's): a resume
-    // from the backplane is boxed, so it does not make every one bigger.
+    // sizes warp's per-connection future to the largest route's): what may
+    // wait (a backplane, a resume) is boxed, and the rest is done at the
+    // call, so neither future is much more than its outcome.
     let hub = Hub::new();
-    let future = hub.subscribe("t", Some("1-0"));
-    let size = std::mem::size_of_val(&future);
+    let subscription = std::mem::size_of::<Subscription>();
+    let subscribe = std::mem::size_of_val(&hub.subscribe("t", Some("1-0")));
     assert!(
-        size <= 256,
-        "a subscribe future is {size} bytes (360 before)"
+        subscribe <= subscription + 16,
+        "a subscribe future is {subscribe} bytes, a subscription {subscription} (360 and 96 once)"
+    );
+    let publish = std::mem::size_of_val(&hub.publish("t", Event::default().data("x")));
+    assert!(
+        publish <= 64,
+        "a publish future is {publish} bytes (176 once)"
     );
 }

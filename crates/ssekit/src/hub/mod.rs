@@ -74,8 +74,10 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
+use std::task::{Context, Poll, ready};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -292,9 +294,13 @@ impl Hub {
     /// it was given. The hub writes that id as the event's `id:`, after any
     /// the event had, so it is the one a browser keeps.
     ///
-    /// In process, it completes at once. With a backplane it resolves once
-    /// the backplane has stored the event; subscribers here get it when the
-    /// backplane delivers it back, as every instance does.
+    /// In process, it publishes at the call: subscribers have the event
+    /// before the future is first polled, and the future is ready at once
+    /// with the id. With a backplane, the call hands the event to the
+    /// backplane, and the future resolves once the backplane has stored it
+    /// (await it: a backplane may send nothing until then); subscribers
+    /// here get it when the backplane delivers it back, as every instance
+    /// does.
     ///
     /// # Errors
     ///
@@ -312,19 +318,21 @@ impl Hub {
     /// assert_eq!(hub.stats().published, 2);
     /// # Ok(()) }
     /// ```
-    pub async fn publish(&self, topic: &str, event: Event) -> Result<EventId, PublishError> {
+    pub fn publish(
+        &self,
+        topic: &str,
+        event: Event,
+    ) -> impl Future<Output = Result<EventId, PublishError>> + Send + use<> {
+        // Plain `fn`, publishing at the call: an `async fn` would carry the
+        // event and the topic in its future, and a server that keeps one
+        // future slot per connection (hyper under warp) pays for the
+        // largest route future on every connection.
         match &self.shared.backplane {
-            None => self.shared.publish_here(topic, event),
-            Some(backplane) => {
-                let published = backplane.publish(topic, event.encode().into_bytes()).await;
-                if published.is_err() {
-                    self.shared
-                        .counters
-                        .publish_errors
-                        .fetch_add(1, Ordering::Relaxed);
-                }
-                Ok(published?)
-            }
+            None => Publishing::Done(std::future::ready(self.shared.publish_here(topic, event))),
+            Some(backplane) => Publishing::Storing {
+                stored: backplane.publish(topic, event.encode().into_bytes()),
+                shared: Arc::clone(&self.shared),
+            },
         }
     }
 
@@ -399,6 +407,36 @@ pub struct HubStats {
     pub lagged: u64,
     /// Of those, the subscribers closed for it ([`LagPolicy::Close`]).
     pub closed_for_lag: u64,
+}
+
+/// [`Hub::publish`]'s future: the outcome of a publish done at the call,
+/// or a backplane's store under way.
+enum Publishing {
+    Done(std::future::Ready<Result<EventId, PublishError>>),
+    Storing {
+        stored: BoxFuture<Result<EventId, BackplaneError>>,
+        shared: Arc<Shared>,
+    },
+}
+
+impl Future for Publishing {
+    type Output = Result<EventId, PublishError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.get_mut() {
+            Self::Done(outcome) => Pin::new(outcome).poll(cx),
+            Self::Storing { stored, shared } => {
+                let published = ready!(stored.as_mut().poll(cx));
+                if published.is_err() {
+                    shared
+                        .counters
+                        .publish_errors
+                        .fetch_add(1, Ordering::Relaxed);
+                }
+                Poll::Ready(published.map_err(PublishError::Backplane))
+            }
+        }
+    }
 }
 
 /// [`Hub::publish`] failed: the event was not published.

@@ -48,17 +48,36 @@ pub struct Subscription {
     done: bool,
 }
 
+/// [`Subscription::start`]'s future: ready at once when there is nothing
+/// to wait for (no backplane to hear from, no resume to place), the usual
+/// case, and boxed when there is.
+pub(super) enum Starting<'a> {
+    Ready(std::future::Ready<Result<Subscription, SubscribeError>>),
+    Waiting(Pin<Box<dyn Future<Output = Result<Subscription, SubscribeError>> + Send + 'a>>),
+}
+
+impl Future for Starting<'_> {
+    type Output = Result<Subscription, SubscribeError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.get_mut() {
+            Self::Ready(subscription) => Pin::new(subscription).poll(cx),
+            Self::Waiting(starting) => starting.as_mut().poll(cx),
+        }
+    }
+}
+
 impl Subscription {
     /// Joins the topic now, and resolves once the backplane delivers it
-    /// and a resume is placed. Only that waiting is async: the future holds
-    /// the subscription and little else, since a server may keep it for the
-    /// whole connection (hyper sizes warp's per-connection future to the
-    /// largest route's).
+    /// and a resume is placed. Only that waiting is async, and boxed: the
+    /// future is little more than the subscription, since a server may keep
+    /// it for the whole connection (hyper sizes warp's per-connection future
+    /// to the largest route's).
     pub(super) fn start<'a>(
         shared: Arc<Shared>,
         name: &str,
         last_event_id: Option<&'a str>,
-    ) -> impl Future<Output = Result<Self, SubscribeError>> + Send + use<'a> {
+    ) -> Starting<'a> {
         let (topic, head, watch) = shared.join(name);
         // Built before anything is awaited, so that an error or a dropped
         // future counts the subscriber out again.
@@ -74,7 +93,12 @@ impl Subscription {
             slot: None,
             done: false,
         };
-        async move {
+        if watch.is_none() && last_event_id.is_none() {
+            return Starting::Ready(std::future::ready(Ok(this)));
+        }
+        // Boxed: a resume may read the backplane's history, which would make
+        // every subscribe future hundreds of bytes larger.
+        Starting::Waiting(Box::pin(async move {
             if let Some(watch) = watch {
                 watch.await?;
                 // Counted in since the join, so nobody unwatched it
@@ -82,13 +106,10 @@ impl Subscription {
                 this.topic.lock().armed = true;
             }
             if let Some(text) = last_event_id {
-                // Boxed: a resume may read the backplane's history, which
-                // would make every subscribe future hundreds of bytes
-                // larger.
-                Box::pin(this.resume(text)).await?;
+                this.resume(text).await?;
             }
             Ok(this)
-        }
+        }))
     }
 
     /// Places the cursor after `text`, the client's `Last-Event-ID`.
