@@ -350,7 +350,7 @@ pub fn run_server<A, W, X>(
 ) -> std::process::ExitCode
 where
     A: std::future::Future<Output = std::io::Result<()>>,
-    W: std::future::Future<Output = ()>,
+    W: std::future::Future<Output = std::io::Result<()>>,
     X: std::future::Future<Output = std::io::Result<()>>,
 {
     let args = match ServerArgs::parse(std::env::args().skip(1)) {
@@ -367,7 +367,7 @@ where
     };
     let served = match args.adapter {
         Adapter::Axum => runtime().and_then(|rt| rt.block_on(axum(args))),
-        Adapter::Warp => runtime().map(|rt| rt.block_on(warp(args))),
+        Adapter::Warp => runtime().and_then(|rt| rt.block_on(warp(args))),
         Adapter::Actix => actix_web::rt::System::new().block_on(actix(args)),
     };
     match served {

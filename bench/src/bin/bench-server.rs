@@ -103,8 +103,9 @@ mod actix_app {
                 .route("/stats", web::get().to(stats))
         })
         .h1_allow_half_closed(false)
-        .on_connect(ssekit_actix::on_connect)
-        .bind(args.addr())?
+        .listen(ssekit_actix::tuned(std::net::TcpListener::bind(
+            args.addr(),
+        )?))?
         .run()
         .await
     }
@@ -143,7 +144,7 @@ mod warp_app {
 
     use super::{Hub, Params, ServerArgs, TOPIC};
 
-    pub(super) async fn serve(args: ServerArgs) {
+    pub(super) async fn serve(args: ServerArgs) -> std::io::Result<()> {
         let hub = Hub::new();
         let config = SseConfig::new();
         let stream = warp::path("stream")
@@ -190,10 +191,11 @@ mod warp_app {
                 "application/json",
             )
         });
+        let listener = tokio::net::TcpListener::bind(args.addr()).await?;
         warp::serve(stream.or(sub).or(publish).or(stats))
-            .bind(args.addr())
-            .await
+            .incoming(ssekit_warp::tuned(listener))
             .run()
             .await;
+        Ok(())
     }
 }

@@ -206,7 +206,7 @@ mod warp_app {
 
     type Shared = Channel<Arc<Message>>;
 
-    pub(super) async fn serve(args: ServerArgs) {
+    pub(super) async fn serve(args: ServerArgs) -> std::io::Result<()> {
         let channel = Shared::new();
         let stream = warp::path("stream")
             .and(warp::get())
@@ -248,10 +248,12 @@ mod warp_app {
         let stats = warp::path("stats").and(warp::get()).map(move || {
             warp::reply::with_header(channel.stats(), "content-type", "application/json")
         });
+        // Bound here rather than by `bind`, which panics on failure.
+        let listener = tokio::net::TcpListener::bind(args.addr()).await?;
         warp::serve(stream.or(sub).or(publish).or(stats))
-            .bind(args.addr())
-            .await
+            .incoming(listener)
             .run()
             .await;
+        Ok(())
     }
 }

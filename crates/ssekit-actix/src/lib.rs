@@ -39,12 +39,11 @@
 //!         // Notices a client that closed its socket at once, not at the
 //!         // next failed write.
 //!         .h1_allow_half_closed(false)
-//!         // TCP_NODELAY, and a user timeout that lets a vanished or
-//!         // never-reading client go within a minute.
-//!         .on_connect(ssekit_actix::on_connect)
 //!         // Our own signal handling, so the streams end before the stop.
 //!         .disable_signals()
-//!         .bind(("127.0.0.1", 3000))?
+//!         // TCP_NODELAY, and a user timeout that lets a vanished or
+//!         // never-reading client go within a minute.
+//!         .listen(ssekit_actix::tuned(std::net::TcpListener::bind(("127.0.0.1", 3000))?))?
 //!         .run();
 //!     let stop = ssekit_actix::stop_on(tokio::signal::ctrl_c(), server.handle(), shutdown, Farewell::new());
 //!     actix_web::rt::spawn(stop);
@@ -305,6 +304,30 @@ impl Responder for StopReconnecting {
             StatusCode::from_u16(head::STOP_STATUS.as_u16()).unwrap_or(StatusCode::NO_CONTENT),
         )
     }
+}
+
+/// The listener tuned for event streams, for `HttpServer::listen`: every
+/// connection it accepts inherits `TCP_NODELAY`, so each event leaves at
+/// once, and on Linux a `TCP_USER_TIMEOUT`, so a client that vanished or
+/// never reads is let go within a minute
+/// ([`ssekit::tcp::tuned_listener`]). Nothing is done per connection,
+/// where [`on_connect`] (for servers that `bind` an address) gives each
+/// connection a callback and an extensions map.
+///
+/// ```no_run
+/// use actix_web::{App, HttpServer};
+///
+/// # async fn run() -> std::io::Result<()> {
+/// let listener = std::net::TcpListener::bind(("127.0.0.1", 3000))?;
+/// HttpServer::new(App::new)
+///     .listen(ssekit_actix::tuned(listener))?
+///     .run()
+///     .await
+/// # }
+/// ```
+#[must_use]
+pub fn tuned(listener: std::net::TcpListener) -> std::net::TcpListener {
+    ssekit::tcp::tuned_listener(listener)
 }
 
 /// For `HttpServer::on_connect`: tunes each plain TCP connection for event

@@ -30,7 +30,7 @@
 //!         }))
 //!         .with_config(&config)
 //!     });
-//! // warp::serve(events).bind(addr).await
+//! // warp::serve(events).incoming(ssekit_warp::tuned(listener))
 //! //     .graceful(shutdown.trigger_after(ctrl_c(), Farewell::new()))
 //! //     .run().await;
 //! # let _ = (events, shutdown);
@@ -46,13 +46,15 @@
 //!
 //! # `TCP_NODELAY` and a user timeout
 //!
-//! `warp::serve` offers no way to set socket options, so a small event can
-//! wait for Nagle's algorithm, and a client that vanished or never reads
-//! holds its connection as long as the kernel's retransmissions last. To
-//! set them, serve `warp::service(routes)` with hyper-util and call
-//! `ssekit::tcp::tune(&socket)` on each accepted socket (`TCP_NODELAY`,
-//! and on Linux a `TCP_USER_TIMEOUT` of a minute), as the conformance server
-//! does (`tests/conformance/src/warp_app.rs`).
+//! `warp::serve(routes).bind(addr)` sets no socket options, so a small
+//! event can wait for Nagle's algorithm, and a client that vanished or never
+//! reads holds its connection as long as the kernel's retransmissions last.
+//! Bind the listener yourself and serve it through [`tuned`]:
+//! `warp::serve(routes).incoming(ssekit_warp::tuned(listener))`. Its
+//! connections inherit `TCP_NODELAY` and, on Linux, a `TCP_USER_TIMEOUT` of
+//! a minute. (Serving `warp::service(routes)` with hyper-util, call
+//! `ssekit::tcp::tune(&socket)` on each accepted socket instead, as the
+//! conformance server does: `tests/conformance/src/warp_app.rs`.)
 //!
 //! # A client that stops reading
 //!
@@ -134,6 +136,26 @@ where
         response.extensions_mut().insert(handoff);
         response
     }
+}
+
+/// The listener tuned for event streams, for `warp::serve(..).incoming`:
+/// every connection it accepts inherits `TCP_NODELAY`, so each event
+/// leaves at once, and on Linux a `TCP_USER_TIMEOUT`, so a client that
+/// vanished or never reads is let go within a minute
+/// ([`ssekit::tcp::tuned_listener`]).
+///
+/// ```no_run
+/// use warp::Filter;
+///
+/// # async fn run() -> std::io::Result<()> {
+/// let routes = warp::path("events").map(|| "…");
+/// let listener = tokio::net::TcpListener::bind(("127.0.0.1", 3000)).await?;
+/// warp::serve(routes).incoming(ssekit_warp::tuned(listener)).run().await;
+/// # Ok(()) }
+/// ```
+#[must_use]
+pub fn tuned(listener: tokio::net::TcpListener) -> tokio::net::TcpListener {
+    ssekit::tcp::tuned_listener(listener)
 }
 
 /// Extracts the reconnecting client's `Last-Event-ID`: the header's raw

@@ -1,9 +1,10 @@
 //! Socket options for connections that carry event streams.
 //!
-//! Two things a long-lived stream needs from its TCP connection, which the
-//! adapters set on every connection they are given (`ssekit_axum::tuned`,
-//! `ssekit_actix::on_connect`; with a hand-written accept loop, call
-//! [`tune`] on each accepted socket):
+//! Two things a long-lived stream needs from its TCP connection. Set them
+//! on the listening socket ([`tuned_listener`]; `ssekit_actix::tuned` and
+//! `ssekit_warp::tuned` do that), whose accepted connections inherit them
+//! on Linux, or on each accepted connection ([`tune`]; `ssekit_axum::tuned`
+//! and `ssekit_actix::on_connect` do that):
 //!
 //! - **`TCP_NODELAY`**: an event leaves when it is written, not after
 //!   Nagle's algorithm waited for more.
@@ -72,4 +73,29 @@ pub fn tune_with(socket: &impl AsSocket, user_timeout: Duration) -> io::Result<(
     #[cfg(not(any(target_os = "linux", target_os = "android")))]
     let _ = user_timeout;
     Ok(())
+}
+
+/// Sets the options of [`tune`] on a listening socket and hands it back.
+/// Linux copies both to every connection the listener accepts, so nothing
+/// is done per connection; `TCP_NODELAY` is copied on the BSDs too.
+/// Where a system does not copy an option, [`tune`] each accepted
+/// connection instead.
+///
+/// A refusal is logged, not returned: the server works without the
+/// options, so it is no reason not to start.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> std::io::Result<()> {
+/// let listener = ssekit::tcp::tuned_listener(tokio::net::TcpListener::bind("127.0.0.1:0").await?);
+/// let client = tokio::net::TcpStream::connect(listener.local_addr()?).await?;
+/// let (accepted, _) = listener.accept().await?;
+/// # #[cfg(target_os = "linux")]
+/// assert!(accepted.nodelay()?);
+/// # drop(client); Ok(()) }
+/// ```
+pub fn tuned_listener<L: AsSocket>(listener: L) -> L {
+    if let Err(err) = tune(&listener) {
+        tracing::warn!(%err, "could not tune the listener (TCP_NODELAY, TCP_USER_TIMEOUT)");
+    }
+    listener
 }

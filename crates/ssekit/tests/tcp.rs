@@ -1,5 +1,6 @@
 //! `ssekit::tcp::tune` on real sockets: a peer that never reads is cut off
-//! by the kernel once the user timeout passes, and one that reads is not.
+//! by the kernel once the user timeout passes, and one that reads is not;
+//! and a tuned listener's connections inherit its options.
 
 #![cfg(target_os = "linux")]
 
@@ -72,4 +73,29 @@ async fn a_peer_that_keeps_reading_is_not() {
         None
     );
     reader.abort();
+}
+
+#[tokio::test]
+async fn a_tuned_listeners_connections_inherit_its_options() {
+    let listener = ssekit::tcp::tuned_listener(TcpListener::bind("127.0.0.1:0").await.unwrap());
+    let client = TcpStream::connect(listener.local_addr().unwrap())
+        .await
+        .unwrap();
+    let (server, _) = listener.accept().await.unwrap();
+    let socket = socket2::SockRef::from(&server);
+    assert!(socket.tcp_nodelay().unwrap(), "TCP_NODELAY");
+    assert_eq!(
+        socket.tcp_user_timeout().unwrap(),
+        Some(ssekit::tcp::DEFAULT_USER_TIMEOUT),
+        "TCP_USER_TIMEOUT"
+    );
+    // An untuned listener's are left alone, so the check above means
+    // something.
+    let plain = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let _other = TcpStream::connect(plain.local_addr().unwrap())
+        .await
+        .unwrap();
+    let (untuned, _) = plain.accept().await.unwrap();
+    assert!(!socket2::SockRef::from(&untuned).tcp_nodelay().unwrap());
+    drop(client);
 }

@@ -59,12 +59,11 @@ pub async fn serve(
     // A browser that closes its connection is noticed at once, not at the
     // next heartbeat that fails to be written.
     .h1_allow_half_closed(false)
-    // Each event goes out as soon as it is written, not after Nagle's delay;
-    // a browser that vanished or never reads is let go within a minute.
-    .on_connect(ssekit_actix::on_connect)
     // `stop_on` handles the signal, so that the streams end before the stop.
     .disable_signals()
-    .listen(listener)?
+    // Each event goes out as soon as it is written, not after Nagle's delay;
+    // a browser that vanished or never reads is let go within a minute.
+    .listen(ssekit_actix::tuned(listener))?
     .run();
     let farewell = Farewell::new()
         .retry(Duration::from_secs(1))

@@ -34,11 +34,10 @@ pub async fn serve(listener: TcpListener, signal: impl Future<Output = ()> + Sen
     let farewell = Farewell::new()
         .retry(Duration::from_secs(1))
         .jitter(Duration::from_secs(2));
-    // warp's server has no TCP_NODELAY option: a one-second clock never
-    // meets Nagle's delay, which holds back a write only while an earlier
-    // one waits for its acknowledgement.
+    // Each event goes out as soon as it is written, not after Nagle's delay;
+    // a browser that vanished or never reads is let go within a minute.
     warp::serve(routes(&config))
-        .incoming(listener)
+        .incoming(ssekit_warp::tuned(listener))
         .graceful(shutdown.trigger_after(signal, farewell))
         .run()
         .await;

@@ -23,7 +23,12 @@ use crate::server::{BROWSER_PAGE, DRAIN_LIMIT, announce, termination};
 /// Serves the scenarios on 127.0.0.1:`port` until SIGTERM or SIGINT. Runs
 /// inside an actix `System`.
 pub(crate) async fn serve(options: &Options) -> io::Result<()> {
-    let listener = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, options.port))?;
+    // Tuned once, for every connection it accepts (TCP_NODELAY, a user
+    // timeout): the vanished-client cases check the inheritance.
+    let listener = ssekit_actix::tuned(std::net::TcpListener::bind((
+        Ipv4Addr::LOCALHOST,
+        options.port,
+    ))?);
     let addr = listener.local_addr()?;
     let sse = SseConfig::new();
     let shutdown = sse.shutdown_handle();
@@ -52,7 +57,6 @@ pub(crate) async fn serve(options: &Options) -> io::Result<()> {
     })
     // Notices a client that closed its socket at once.
     .h1_allow_half_closed(false)
-    .on_connect(ssekit_actix::on_connect)
     // Our own signal handling, so the streams end before the stop.
     .disable_signals()
     // The streams are ended first, so this bound is for anything else.
