@@ -124,7 +124,8 @@ pin_project! {
     /// - **Heartbeats**: after [`heartbeat`](Self::heartbeat) of silence
     ///   (counted from the stream's creation, then from the last frame), a
     ///   comment block `:\n\n` keeps proxies from timing the connection out.
-    ///   One timer per stream, re-armed only when it fires, never per event.
+    ///   No timer per stream: the streams of a runtime share one clock per
+    ///   interval, and a heartbeat is at most an eighth of it late.
     ///   A heartbeat always falls between events, since frames hold whole
     ///   events.
     /// - **Coalescing**: events that are ready together leave as one frame,
