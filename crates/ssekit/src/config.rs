@@ -12,7 +12,9 @@ use crate::{Duties, Shutdown};
 /// actix-web reads it from `app_data`, warp replies take it), and gives each
 /// stream its [`duties`](Self::duties).
 ///
-/// Cloning shares the shutdown handle and the stats.
+/// Cloning shares the shutdown handle and the stats. A clone is one
+/// pointer, so a handler that captures one (warp's filters, which a server
+/// may keep for a whole connection) stays small.
 ///
 /// ```
 /// use std::time::Duration;
@@ -27,6 +29,11 @@ use crate::{Duties, Shutdown};
 /// ```
 #[derive(Clone)]
 pub struct SseConfig {
+    settings: Arc<Settings>,
+}
+
+#[derive(Clone)]
+struct Settings {
     heartbeat: Option<Duration>,
     shutdown: Shutdown,
     stats: Arc<Stats>,
@@ -44,9 +51,11 @@ impl SseConfig {
     #[must_use]
     pub fn new() -> Self {
         Self {
-            heartbeat: Some(crate::DEFAULT_HEARTBEAT),
-            shutdown: Shutdown::new(),
-            stats: Arc::new(Stats::default()),
+            settings: Arc::new(Settings {
+                heartbeat: Some(crate::DEFAULT_HEARTBEAT),
+                shutdown: Shutdown::new(),
+                stats: Arc::new(Stats::default()),
+            }),
         }
     }
 
@@ -54,7 +63,7 @@ impl SseConfig {
     /// own interval keeps it.
     #[must_use]
     pub fn heartbeat(mut self, interval: impl Into<Option<Duration>>) -> Self {
-        self.heartbeat = interval.into();
+        Arc::make_mut(&mut self.settings).heartbeat = interval.into();
         self
     }
 
@@ -62,43 +71,62 @@ impl SseConfig {
     /// handle of its own.
     #[must_use]
     pub fn shutdown(mut self, shutdown: Shutdown) -> Self {
-        self.shutdown = shutdown;
+        Arc::make_mut(&mut self.settings).shutdown = shutdown;
         self
     }
 
     /// The heartbeat interval, if on.
     #[must_use]
     pub fn heartbeat_interval(&self) -> Option<Duration> {
-        self.heartbeat
+        self.settings.heartbeat
     }
 
     /// The handle that ends every stream given these settings.
     #[must_use]
     pub fn shutdown_handle(&self) -> Shutdown {
-        self.shutdown.clone()
+        self.settings.shutdown.clone()
     }
 
     /// The streams' counters.
     #[must_use]
     pub fn stats(&self) -> Arc<Stats> {
-        Arc::clone(&self.stats)
+        Arc::clone(&self.settings.stats)
     }
 
     /// What one stream takes on from these settings.
     #[must_use]
     pub fn duties(&self) -> Duties {
+        let settings = &*self.settings;
         Duties::new()
-            .heartbeat(self.heartbeat)
-            .shutdown(self.shutdown.clone())
-            .stats(Arc::clone(&self.stats))
+            .heartbeat(settings.heartbeat)
+            .shutdown(settings.shutdown.clone())
+            .stats(Arc::clone(&settings.stats))
     }
 }
 
 impl fmt::Debug for SseConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SseConfig")
-            .field("heartbeat", &self.heartbeat)
-            .field("shutdown", &self.shutdown)
+            .field("heartbeat", &self.settings.heartbeat)
+            .field("shutdown", &self.settings.shutdown)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_config_is_one_pointer_and_a_changed_clone_keeps_what_it_shares() {
+        assert_eq!(
+            std::mem::size_of::<SseConfig>(),
+            std::mem::size_of::<usize>()
+        );
+        let config = SseConfig::new();
+        let quiet = config.clone().heartbeat(None);
+        assert_eq!(config.heartbeat_interval(), Some(crate::DEFAULT_HEARTBEAT));
+        assert_eq!(quiet.heartbeat_interval(), None);
+        assert!(Arc::ptr_eq(&config.stats(), &quiet.stats()));
     }
 }
