@@ -44,7 +44,7 @@
 //! [`Sse`] works on its own: it sets the head rules and runs its own
 //! heartbeat, and [`Sse::with_shutdown`] and [`Sse::disconnect`] give it a
 //! shutdown handle and a disconnect handle. Under [`SseLayer`] it hands
-//! those duties to the layer instead (one heartbeat timer, one set of
+//! those duties to the layer instead (one heartbeat, one set of
 //! headers, the layer's shutdown and stats), and the [`Disconnect`]
 //! extractor becomes available to every handler.
 //!
