@@ -69,6 +69,7 @@ pub mod stats;
 mod stream;
 #[cfg(any(unix, windows))]
 pub mod tcp;
+mod wakers;
 
 pub use config::SseConfig;
 pub use decode::Decoder;

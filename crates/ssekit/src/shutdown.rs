@@ -40,6 +40,7 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use tokio::sync::Notify;
 
+use crate::wakers::{NO_SLOT, WakerSlots};
 use crate::{Encoded, Event};
 
 /// What each stream sends before it ends on shutdown.
@@ -119,7 +120,7 @@ struct Inner {
     notify: Notify,
     /// Wakes the listeners: one per stream, so a slot each in a shared
     /// list rather than a `Notify` future (and an allocation) of their own.
-    listeners: Mutex<Wakers>,
+    listeners: Mutex<WakerSlots>,
     open: AtomicUsize,
     draws: AtomicU64,
     seed: RandomState,
@@ -150,7 +151,7 @@ impl Shutdown {
             inner: Arc::new(Inner {
                 farewell: OnceLock::new(),
                 notify: Notify::new(),
-                listeners: Mutex::new(Wakers::default()),
+                listeners: Mutex::new(WakerSlots::default()),
                 open: AtomicUsize::new(0),
                 draws: AtomicU64::new(0),
                 seed: RandomState::new(),
@@ -240,7 +241,7 @@ impl Shutdown {
         // Taken after the farewell is set: a listener registers only after
         // checking for it under this lock, so none is missed.
         let wakers = std::mem::take(&mut *self.inner.wakers());
-        for waker in wakers.slots.into_iter().flatten() {
+        for waker in wakers.into_wakers() {
             waker.wake();
         }
     }
@@ -265,7 +266,7 @@ impl Shutdown {
         self.inner.open.fetch_add(1, Ordering::Relaxed);
         Listener {
             inner: Arc::clone(&self.inner),
-            slot: None,
+            slot: NO_SLOT,
             waker: None,
         }
     }
@@ -281,26 +282,18 @@ impl fmt::Debug for Shutdown {
 }
 
 impl Inner {
-    fn wakers(&self) -> std::sync::MutexGuard<'_, Wakers> {
+    fn wakers(&self) -> std::sync::MutexGuard<'_, WakerSlots> {
         self.listeners
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
     }
 }
 
-/// The listeners' wakers, in slots that are reused as listeners come and
-/// go, so churn does not grow the list.
-#[derive(Default)]
-struct Wakers {
-    slots: Vec<Option<Waker>>,
-    free: Vec<usize>,
-}
-
 /// One stream's registration with a [`Shutdown`].
 pub struct Listener {
     inner: Arc<Inner>,
     /// Its place in the shared list, once it has been polled.
-    slot: Option<usize>,
+    slot: u32,
     /// The waker last registered: the list's lock is only taken again when
     /// the task's waker changes.
     waker: Option<Waker>,
@@ -323,25 +316,15 @@ impl Listener {
             drop(wakers);
             return Poll::Ready(self.farewell_frame(farewell));
         }
-        let waker = cx.waker().clone();
-        match self.slot.and_then(|at| wakers.slots.get_mut(at)) {
-            Some(slot) => *slot = Some(waker.clone()),
-            None => {
-                let at = match wakers.free.pop() {
-                    Some(at) => at,
-                    None => {
-                        wakers.slots.push(None);
-                        wakers.slots.len() - 1
-                    }
-                };
-                if let Some(slot) = wakers.slots.get_mut(at) {
-                    *slot = Some(waker.clone());
-                }
-                self.slot = Some(at);
-            }
+        if self.slot == NO_SLOT {
+            let Some(slot) = wakers.take() else {
+                return Poll::Pending;
+            };
+            self.slot = slot;
         }
+        wakers.set(self.slot, cx.waker());
         drop(wakers);
-        self.waker = Some(waker);
+        self.waker = Some(cx.waker().clone());
         Poll::Pending
     }
 
@@ -354,19 +337,11 @@ impl Listener {
 impl Drop for Listener {
     fn drop(&mut self) {
         self.inner.open.fetch_sub(1, Ordering::Relaxed);
-        if let Some(at) = self.slot {
+        if self.slot != NO_SLOT {
             let mut wakers = self.inner.wakers();
             // After a trigger the list was emptied, and the slot is gone.
-            if self.inner.farewell.get().is_none()
-                && let Some(slot) = wakers.slots.get_mut(at)
-            {
-                *slot = None;
-                wakers.free.push(at);
-                // The list grows to the most streams open at once: give the
-                // memory back once they have all gone.
-                if wakers.free.len() == wakers.slots.len() {
-                    *wakers = Wakers::default();
-                }
+            if self.inner.farewell.get().is_none() {
+                wakers.free(self.slot);
             }
         }
     }
@@ -416,9 +391,9 @@ mod tests {
         for listener in &mut passing {
             assert!(listener.poll_triggered(&mut cx).is_pending());
         }
-        assert_eq!(shutdown.inner.wakers().slots.len(), 10);
+        assert_eq!(shutdown.inner.wakers().len(), 10);
         drop(passing);
-        assert_eq!(shutdown.inner.wakers().slots.capacity(), 0);
+        assert_eq!(shutdown.inner.wakers().capacity(), 0);
 
         let mut listeners: Vec<Listener> = (0..100).map(|_| shutdown.listen()).collect();
         for listener in &mut listeners {
@@ -431,7 +406,7 @@ mod tests {
             assert!(listener.poll_triggered(&mut cx).is_pending());
             listeners.push(listener);
         }
-        assert_eq!(shutdown.inner.wakers().slots.len(), 100);
+        assert_eq!(shutdown.inner.wakers().len(), 100);
         assert_eq!(shutdown.open_streams(), 100);
 
         shutdown.trigger();

@@ -10,6 +10,8 @@ use std::time::Duration;
 use tokio::runtime::Handle;
 use tokio::time::Instant;
 
+use crate::wakers::{NO_SLOT, WakerSlots};
+
 /// Ticks per interval: how late a heartbeat may be, in eighths of one.
 const TICKS: u32 = 8;
 /// Buckets in a clock's ring: a stream waits at most `TICKS + 1` ticks
@@ -19,8 +21,6 @@ const BUCKETS: usize = TICKS as usize + 2;
 const RING: u64 = BUCKETS as u64;
 /// The shortest tick, so a tiny interval does not spin its clock.
 const MIN_TICK: Duration = Duration::from_millis(1);
-/// A stream with no place in its clock's table.
-const NO_SLOT: u32 = u32::MAX;
 
 /// Every live clock, of every runtime. Looked up when a stream first waits,
 /// not on every poll.
@@ -152,7 +152,7 @@ impl Heartbeat {
         }
         let mut table = clock.table();
         if self.slot == NO_SLOT {
-            let Some(slot) = table.take_slot() else {
+            let Some(slot) = table.wakers.take() else {
                 return;
             };
             self.slot = slot;
@@ -174,7 +174,7 @@ impl Heartbeat {
         if let Beat::On(clock) = &self.beat
             && self.slot != NO_SLOT
         {
-            clock.table().free(self.slot);
+            clock.table().wakers.free(self.slot);
         }
         self.slot = NO_SLOT;
         self.waiting_for = 0;
@@ -272,7 +272,7 @@ impl Clock {
         let mut woken = Vec::new();
         for tick in (from.saturating_add(1)..=to).take(BUCKETS) {
             let slots = std::mem::take(&mut table.buckets[bucket(tick)]);
-            woken.extend(slots.iter().filter_map(|&slot| table.waker(slot)));
+            woken.extend(slots.iter().filter_map(|&slot| table.wakers.get(slot)));
         }
         self.passed.store(to, Ordering::Release);
         woken
@@ -282,53 +282,19 @@ impl Clock {
 /// The wakers of a clock's streams, and which of them each tick wakes.
 #[derive(Debug, Default)]
 struct Table {
-    /// A stream's waker, by its slot. Left in place when a tick wakes it,
-    /// so a stale bucket entry (a slot's previous stream) wakes the slot's
-    /// new stream early at worst, never takes its waker.
-    wakers: Vec<Option<Waker>>,
-    free: Vec<u32>,
+    /// A stream's waker is left in its slot when a tick wakes it, so a
+    /// stale bucket entry (a slot's previous stream) wakes the slot's new
+    /// stream early at worst, never takes its waker. Bucket entries left
+    /// over once the table has shrunk point past its end and are skipped.
+    wakers: WakerSlots,
     /// The slots waiting for tick `n`, in bucket `n % RING`.
     buckets: [Vec<u32>; BUCKETS],
 }
 
 impl Table {
-    fn take_slot(&mut self) -> Option<u32> {
-        if let Some(slot) = self.free.pop() {
-            return Some(slot);
-        }
-        let slot = u32::try_from(self.wakers.len())
-            .ok()
-            .filter(|&slot| slot != NO_SLOT)?;
-        self.wakers.push(None);
-        Some(slot)
-    }
-
     fn enter(&mut self, slot: u32, tick: u64, waker: &Waker) {
-        let Some(place) = self.wakers.get_mut(slot as usize) else {
-            return;
-        };
-        match place {
-            Some(old) if old.will_wake(waker) => {}
-            _ => *place = Some(waker.clone()),
-        }
+        self.wakers.set(slot, waker);
         self.buckets[bucket(tick)].push(slot);
-    }
-
-    fn waker(&self, slot: u32) -> Option<Waker> {
-        self.wakers.get(slot as usize)?.clone()
-    }
-
-    fn free(&mut self, slot: u32) {
-        if let Some(place) = self.wakers.get_mut(slot as usize) {
-            *place = None;
-            self.free.push(slot);
-        }
-        // Once every stream has gone, the memory goes back too; bucket
-        // entries left over point past the end and are skipped.
-        if self.free.len() == self.wakers.len() {
-            self.wakers = Vec::new();
-            self.free = Vec::new();
-        }
     }
 }
 

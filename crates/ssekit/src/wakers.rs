@@ -1,0 +1,100 @@
+//! Wakers of many streams in one table, each in a slot of its own that is
+//! reused once its stream has gone: what the shutdown handle and the
+//! heartbeat clocks wake, without a heap block (or a timer) per stream.
+
+use std::task::Waker;
+
+/// A stream with no slot.
+pub(crate) const NO_SLOT: u32 = u32::MAX;
+
+#[derive(Debug, Default)]
+pub(crate) struct WakerSlots {
+    wakers: Vec<Option<Waker>>,
+    free: Vec<u32>,
+}
+
+impl WakerSlots {
+    /// A slot for a new stream; `None` only once `u32` slots run out.
+    pub(crate) fn take(&mut self) -> Option<u32> {
+        if let Some(slot) = self.free.pop() {
+            return Some(slot);
+        }
+        let slot = u32::try_from(self.wakers.len())
+            .ok()
+            .filter(|&slot| slot != NO_SLOT)?;
+        self.wakers.push(None);
+        Some(slot)
+    }
+
+    /// Puts `waker` in `slot`, unless the one there wakes the same task.
+    pub(crate) fn set(&mut self, slot: u32, waker: &Waker) {
+        if let Some(place) = self.wakers.get_mut(slot as usize) {
+            match place {
+                Some(old) if old.will_wake(waker) => {}
+                _ => *place = Some(waker.clone()),
+            }
+        }
+    }
+
+    /// The waker in `slot`, left in place.
+    #[cfg_attr(
+        not(feature = "tokio"),
+        allow(dead_code, reason = "the heartbeat clocks' alone")
+    )]
+    pub(crate) fn get(&self, slot: u32) -> Option<Waker> {
+        self.wakers.get(slot as usize)?.clone()
+    }
+
+    /// Gives `slot` back. Once every slot is free, so is the memory: the
+    /// table grows to the most streams open at once, and would keep that.
+    pub(crate) fn free(&mut self, slot: u32) {
+        if let Some(place) = self.wakers.get_mut(slot as usize) {
+            *place = None;
+            self.free.push(slot);
+        }
+        if self.free.len() == self.wakers.len() {
+            *self = Self::default();
+        }
+    }
+
+    /// Every waker in the table.
+    pub(crate) fn into_wakers(self) -> impl Iterator<Item = Waker> {
+        self.wakers.into_iter().flatten()
+    }
+
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.wakers.len()
+    }
+
+    #[cfg(test)]
+    pub(crate) fn capacity(&self) -> usize {
+        self.wakers.capacity()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_are_reused_and_the_memory_goes_back_when_all_are_free() {
+        let mut slots = WakerSlots::default();
+        let taken: Vec<u32> = (0..4).filter_map(|_| slots.take()).collect();
+        assert_eq!(taken, [0, 1, 2, 3]);
+        slots.set(2, Waker::noop());
+        assert!(slots.get(2).is_some() && slots.get(1).is_none());
+        slots.free(2);
+        assert!(slots.get(2).is_none());
+        assert_eq!(slots.take(), Some(2), "a freed slot is taken first");
+        assert_eq!(slots.len(), 4);
+        for slot in taken {
+            slots.free(slot);
+        }
+        assert_eq!(slots.capacity(), 0);
+        // A slot from before is ignored, not a panic.
+        slots.free(7);
+        slots.set(7, Waker::noop());
+        assert!(slots.get(7).is_none());
+    }
+}
