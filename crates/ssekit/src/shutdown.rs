@@ -322,8 +322,9 @@ impl Listener {
             };
             self.slot = slot;
         }
-        wakers.set(self.slot, cx.waker());
+        let replaced = wakers.set(self.slot, cx.waker());
         drop(wakers);
+        drop(replaced);
         self.waker = Some(cx.waker().clone());
         Poll::Pending
     }
@@ -341,7 +342,9 @@ impl Drop for Listener {
             let mut wakers = self.inner.wakers();
             // After a trigger the list was emptied, and the slot is gone.
             if self.inner.farewell.get().is_none() {
-                wakers.free(self.slot);
+                let waker = wakers.free(self.slot);
+                drop(wakers);
+                drop(waker);
             }
         }
     }

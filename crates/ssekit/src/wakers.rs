@@ -1,6 +1,11 @@
 //! Wakers of many streams in one table, each in a slot of its own that is
 //! reused once its stream has gone: what the shutdown handle and the
 //! heartbeat clocks wake, without a heap block (or a timer) per stream.
+//!
+//! A waker that leaves the table is handed back rather than dropped: the
+//! caller drops it after the table's lock, since dropping the last waker of
+//! a task may drop the task's future, which may hold a stream that takes
+//! the same lock on its way out.
 
 use std::task::Waker;
 
@@ -26,13 +31,14 @@ impl WakerSlots {
         Some(slot)
     }
 
-    /// Puts `waker` in `slot`, unless the one there wakes the same task.
-    pub(crate) fn set(&mut self, slot: u32, waker: &Waker) {
-        if let Some(place) = self.wakers.get_mut(slot as usize) {
-            match place {
-                Some(old) if old.will_wake(waker) => {}
-                _ => *place = Some(waker.clone()),
-            }
+    /// Puts `waker` in `slot`, unless the one there wakes the same task;
+    /// returns the one it replaced.
+    #[must_use = "drop the waker it replaced after the lock"]
+    pub(crate) fn set(&mut self, slot: u32, waker: &Waker) -> Option<Waker> {
+        let place = self.wakers.get_mut(slot as usize)?;
+        match place {
+            Some(old) if old.will_wake(waker) => None,
+            _ => place.replace(waker.clone()),
         }
     }
 
@@ -45,16 +51,19 @@ impl WakerSlots {
         self.wakers.get(slot as usize)?.clone()
     }
 
-    /// Gives `slot` back. Once every slot is free, so is the memory: the
-    /// table grows to the most streams open at once, and would keep that.
-    pub(crate) fn free(&mut self, slot: u32) {
-        if let Some(place) = self.wakers.get_mut(slot as usize) {
-            *place = None;
+    /// Gives `slot` back, and returns its waker. Once every slot is free,
+    /// so is the memory: the table grows to the most streams open at once,
+    /// and would keep that.
+    #[must_use = "drop the waker after the lock"]
+    pub(crate) fn free(&mut self, slot: u32) -> Option<Waker> {
+        let waker = self.wakers.get_mut(slot as usize).and_then(|place| {
             self.free.push(slot);
-        }
+            place.take()
+        });
         if self.free.len() == self.wakers.len() {
             *self = Self::default();
         }
+        waker
     }
 
     /// Every waker in the table.
@@ -82,19 +91,28 @@ mod tests {
         let mut slots = WakerSlots::default();
         let taken: Vec<u32> = (0..4).filter_map(|_| slots.take()).collect();
         assert_eq!(taken, [0, 1, 2, 3]);
-        slots.set(2, Waker::noop());
-        assert!(slots.get(2).is_some() && slots.get(1).is_none());
-        slots.free(2);
+        struct Task;
+        impl std::task::Wake for Task {
+            fn wake(self: std::sync::Arc<Self>) {}
+        }
+        let task = Waker::from(std::sync::Arc::new(Task));
+        let other = Waker::from(std::sync::Arc::new(Task));
+        assert!(slots.set(2, &task).is_none());
+        assert!(slots.set(2, &task.clone()).is_none(), "the same task's");
+        assert!(slots.set(2, &other).is_some_and(|old| old.will_wake(&task)));
+        assert!(slots.get(2).is_some_and(|now| now.will_wake(&other)));
+        assert!(slots.get(1).is_none());
+        assert!(slots.free(2).is_some());
         assert!(slots.get(2).is_none());
         assert_eq!(slots.take(), Some(2), "a freed slot is taken first");
         assert_eq!(slots.len(), 4);
         for slot in taken {
-            slots.free(slot);
+            let _ = slots.free(slot);
         }
         assert_eq!(slots.capacity(), 0);
         // A slot from before is ignored, not a panic.
-        slots.free(7);
-        slots.set(7, Waker::noop());
+        assert!(slots.free(7).is_none());
+        assert!(slots.set(7, Waker::noop()).is_none());
         assert!(slots.get(7).is_none());
     }
 }

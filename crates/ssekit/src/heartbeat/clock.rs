@@ -164,7 +164,9 @@ impl Heartbeat {
         let tick = clock
             .tick_at_or_after(due)
             .clamp(passed.saturating_add(1), passed.saturating_add(RING - 1));
-        table.enter(self.slot, tick, waker);
+        let replaced = table.enter(self.slot, tick, waker);
+        drop(table);
+        drop(replaced);
         self.waiting_for = tick;
         self.waker = Some(waker.clone());
     }
@@ -174,7 +176,8 @@ impl Heartbeat {
         if let Beat::On(clock) = &self.beat
             && self.slot != NO_SLOT
         {
-            clock.table().wakers.free(self.slot);
+            let waker = clock.table().wakers.free(self.slot);
+            drop(waker);
         }
         self.slot = NO_SLOT;
         self.waiting_for = 0;
@@ -292,9 +295,11 @@ struct Table {
 }
 
 impl Table {
-    fn enter(&mut self, slot: u32, tick: u64, waker: &Waker) {
-        self.wakers.set(slot, waker);
+    /// Puts `slot` in `tick`'s bucket with `waker`; returns the waker it
+    /// replaced, to drop after the lock.
+    fn enter(&mut self, slot: u32, tick: u64, waker: &Waker) -> Option<Waker> {
         self.buckets[bucket(tick)].push(slot);
+        self.wakers.set(slot, waker)
     }
 }
 
