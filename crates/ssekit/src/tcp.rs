@@ -76,10 +76,9 @@ pub fn tune_with(socket: &impl AsSocket, user_timeout: Duration) -> io::Result<(
 }
 
 /// Sets the options of [`tune`] on a listening socket and hands it back.
-/// Linux copies both to every connection the listener accepts, so nothing
-/// is done per connection; `TCP_NODELAY` is copied on the BSDs too.
-/// Where a system does not copy an option, [`tune`] each accepted
-/// connection instead.
+/// Linux copies both to every connection the listener accepts (a test
+/// checks it), so nothing is done per connection. Where a system does not
+/// copy an option, [`tune`] each accepted connection instead.
 ///
 /// A refusal is logged, not returned: the server works without the
 /// options, so it is no reason not to start.
