@@ -640,9 +640,11 @@ impl Shared {
     /// to replay removes it; with a backplane, it stops the delivery too,
     /// and the window, which nothing would keep current, is emptied.
     fn leave(&self, name: &str, topic: &Arc<Topic>, slot: &mut window::Slot) {
+        // Declared before the locks, so it is dropped after them.
+        let _gone;
         let mut topics = self.topics_mut();
         let mut window = topic.lock();
-        window.deregister(slot);
+        _gone = window.deregister(slot);
         window.subscribers = window.subscribers.saturating_sub(1);
         self.counters.subscribers.fetch_sub(1, Ordering::Relaxed);
         if window.subscribers > 0 {

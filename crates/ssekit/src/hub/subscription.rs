@@ -288,8 +288,9 @@ impl Stream for Subscription {
             let behind = head - this.cursor;
             match config.lag_policy {
                 LagPolicy::Close => {
-                    window.deregister(&mut this.slot);
+                    let gone = window.deregister(&mut this.slot);
                     drop(window);
+                    drop(gone);
                     counters.closed_for_lag.fetch_add(1, Ordering::Relaxed);
                     counters.delivered.fetch_add(delivered, Ordering::Relaxed);
                     counters.replayed.fetch_add(replayed, Ordering::Relaxed);
@@ -344,7 +345,9 @@ impl Stream for Subscription {
             }
         }
         if frame.len() == 0 {
-            window.register(&mut this.slot, cx.waker());
+            let replaced = window.register(&mut this.slot, cx.waker());
+            drop(window);
+            drop(replaced);
             return Poll::Pending;
         }
         drop(window);

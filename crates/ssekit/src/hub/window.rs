@@ -154,36 +154,44 @@ impl Window {
         self.newest = None;
     }
 
-    /// Asks to be woken by the next push.
-    pub(super) fn register(&mut self, slot: &mut Slot, waker: &Waker) {
+    /// Asks to be woken by the next push. Returns the waker it replaced,
+    /// for the caller to drop after the topic's lock: dropping a task's
+    /// last waker may drop the task's future, and a subscription in it
+    /// takes this lock on its way out.
+    #[must_use = "drop the replaced waker after the lock"]
+    pub(super) fn register(&mut self, slot: &mut Slot, waker: &Waker) -> Option<Waker> {
         if let Some((generation, at)) = *slot
             && generation == self.generation
             && let Some(registered) = self.wakers.get_mut(at)
         {
-            registered.clone_from(waker);
-            return;
+            return (!registered.will_wake(waker)).then(|| mem::replace(registered, waker.clone()));
         }
-        let at = if let Some(at) = self.free.pop() {
-            if let Some(free) = self.wakers.get_mut(at) {
-                free.clone_from(waker);
-            }
-            at
+        let (at, replaced) = if let Some(at) = self.free.pop() {
+            let replaced = self
+                .wakers
+                .get_mut(at)
+                .map(|free| mem::replace(free, waker.clone()));
+            (at, replaced)
         } else {
             self.wakers.push(waker.clone());
-            self.wakers.len() - 1
+            (self.wakers.len() - 1, None)
         };
         *slot = Some((self.generation, at));
+        replaced
     }
 
-    /// Gives up a registration, for a subscriber that goes away.
-    pub(super) fn deregister(&mut self, slot: &mut Slot) {
+    /// Gives up a registration, for a subscriber that goes away; returns
+    /// its waker, to drop after the lock (see [`register`](Self::register)).
+    #[must_use = "drop the waker after the lock"]
+    pub(super) fn deregister(&mut self, slot: &mut Slot) -> Option<Waker> {
         if let Some((generation, at)) = slot.take()
             && generation == self.generation
             && let Some(registered) = self.wakers.get_mut(at)
         {
-            *registered = Waker::noop().clone();
             self.free.push(at);
+            return Some(mem::replace(registered, Waker::noop().clone()));
         }
+        None
     }
 }
 
@@ -218,9 +226,9 @@ mod tests {
         let waker = Waker::noop();
         for _ in 0..1000 {
             let mut slot = None;
-            window.register(&mut slot, waker);
-            window.register(&mut slot, waker);
-            window.deregister(&mut slot);
+            let _ = window.register(&mut slot, waker);
+            let _ = window.register(&mut slot, waker);
+            let _ = window.deregister(&mut slot);
         }
         assert_eq!(window.wakers.len(), 1);
         let woken = window.push(id(1), Bytes::new(), 8);
