@@ -11,10 +11,12 @@
 //! each tick. A stream holds no timer of its own (a tokio `Sleep` is 96
 //! bytes on the heap, and an entry in the runtime's timer wheel, for every
 //! idle connection), and a heartbeat is at most an eighth of an interval
-//! late, never early. An idle stream's heartbeats fall on the clock's
-//! ticks, one interval apart. A busy stream costs no clock work at all: it
-//! is woken once per interval, sees that it sent something meanwhile, and
-//! waits for its new due tick.
+//! late, never early: never before an interval has passed since the last
+//! thing sent. An idle stream's heartbeats fall on the clock's ticks, one
+//! interval apart (rounded up to a whole tick, where a tick does not divide
+//! the interval). A busy stream costs no clock work at all: it is woken
+//! once per interval, sees that it sent something meanwhile, and waits for
+//! its new due tick.
 //!
 //! The stream machine uses it, and so does the tower layer for bodies it
 //! did not make; each places heartbeats only between events.

@@ -316,13 +316,15 @@ impl Listener {
             drop(wakers);
             return Poll::Ready(self.farewell_frame(farewell));
         }
-        if self.slot == NO_SLOT {
-            let Some(slot) = wakers.take() else {
+        let replaced = if self.slot == NO_SLOT {
+            let Some(slot) = wakers.insert(cx.waker()) else {
                 return Poll::Pending;
             };
             self.slot = slot;
-        }
-        let replaced = wakers.set(self.slot, cx.waker());
+            None
+        } else {
+            wakers.set(self.slot, cx.waker())
+        };
         drop(wakers);
         drop(replaced);
         self.waker = Some(cx.waker().clone());

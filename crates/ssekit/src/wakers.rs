@@ -19,15 +19,19 @@ pub(crate) struct WakerSlots {
 }
 
 impl WakerSlots {
-    /// A slot for a new stream; `None` only once `u32` slots run out.
-    pub(crate) fn take(&mut self) -> Option<u32> {
-        if let Some(slot) = self.free.pop() {
+    /// A slot for a new stream, holding `waker`; `None` only once `u32`
+    /// slots run out.
+    pub(crate) fn insert(&mut self, waker: &Waker) -> Option<u32> {
+        if let Some(slot) = self.free.pop()
+            && let Some(place) = self.wakers.get_mut(slot as usize)
+        {
+            *place = Some(waker.clone());
             return Some(slot);
         }
         let slot = u32::try_from(self.wakers.len())
             .ok()
             .filter(|&slot| slot != NO_SLOT)?;
-        self.wakers.push(None);
+        self.wakers.push(Some(waker.clone()));
         Some(slot)
     }
 
@@ -56,10 +60,13 @@ impl WakerSlots {
     /// and would keep that.
     #[must_use = "drop the waker after the lock"]
     pub(crate) fn free(&mut self, slot: u32) -> Option<Waker> {
-        let waker = self.wakers.get_mut(slot as usize).and_then(|place| {
-            self.free.push(slot);
-            place.take()
-        });
+        // Only a slot in use goes on the free list: freed twice, it would
+        // be handed to two streams.
+        let waker = self
+            .wakers
+            .get_mut(slot as usize)
+            .and_then(Option::take)
+            .inspect(|_| self.free.push(slot));
         if self.free.len() == self.wakers.len() {
             *self = Self::default();
         }
@@ -88,26 +95,26 @@ mod tests {
 
     #[test]
     fn slots_are_reused_and_the_memory_goes_back_when_all_are_free() {
-        let mut slots = WakerSlots::default();
-        let taken: Vec<u32> = (0..4).filter_map(|_| slots.take()).collect();
-        assert_eq!(taken, [0, 1, 2, 3]);
         struct Task;
         impl std::task::Wake for Task {
             fn wake(self: std::sync::Arc<Self>) {}
         }
         let task = Waker::from(std::sync::Arc::new(Task));
         let other = Waker::from(std::sync::Arc::new(Task));
-        assert!(slots.set(2, &task).is_none());
+        let mut slots = WakerSlots::default();
+        let taken: Vec<u32> = (0..4).filter_map(|_| slots.insert(&task)).collect();
+        assert_eq!(taken, [0, 1, 2, 3]);
         assert!(slots.set(2, &task.clone()).is_none(), "the same task's");
         assert!(slots.set(2, &other).is_some_and(|old| old.will_wake(&task)));
         assert!(slots.get(2).is_some_and(|now| now.will_wake(&other)));
-        assert!(slots.get(1).is_none());
         assert!(slots.free(2).is_some());
         assert!(slots.get(2).is_none());
-        assert_eq!(slots.take(), Some(2), "a freed slot is taken first");
-        assert_eq!(slots.len(), 4);
-        for slot in taken {
-            let _ = slots.free(slot);
+        assert!(slots.free(2).is_none(), "freed once only");
+        assert_eq!(slots.insert(&task), Some(2), "a freed slot is taken first");
+        assert_eq!(slots.insert(&task), Some(4), "and only once");
+        assert_eq!(slots.len(), 5);
+        for slot in taken.into_iter().chain([4]) {
+            assert!(slots.free(slot).is_some());
         }
         assert_eq!(slots.capacity(), 0);
         // A slot from before is ignored, not a panic.

@@ -2,13 +2,16 @@
 //! one driver task, a table of the waiting streams' wakers, and a ring of
 //! buckets that says which of them each tick wakes.
 
+use std::collections::HashMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard, PoisonError, Weak};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use tokio::runtime::Handle;
-use tokio::time::Instant;
+use tokio::runtime::{self, Handle};
+use tokio::time::{Instant, Sleep};
 
 use crate::wakers::{NO_SLOT, WakerSlots};
 
@@ -19,12 +22,16 @@ const TICKS: u32 = 8;
 const BUCKETS: usize = TICKS as usize + 2;
 /// The same, for tick arithmetic.
 const RING: u64 = BUCKETS as u64;
-/// The shortest tick, so a tiny interval does not spin its clock.
+/// The shortest tick, and the shortest interval, so that a tiny one does
+/// not spin its clock or its streams.
 const MIN_TICK: Duration = Duration::from_millis(1);
 
-/// Every live clock, of every runtime. Looked up when a stream first waits,
-/// not on every poll.
-static CLOCKS: Mutex<Vec<Weak<Clock>>> = Mutex::new(Vec::new());
+/// Every live clock, by runtime and interval. Looked up when a stream first
+/// waits, not on every poll. Streams with different intervals do not share
+/// a clock: jittered intervals each get one.
+static CLOCKS: LazyLock<Mutex<Clocks>> = LazyLock::new(Mutex::default);
+
+type Clocks = HashMap<(runtime::Id, Duration), Weak<Clock>>;
 
 /// One stream's heartbeat.
 #[derive(Debug)]
@@ -51,12 +58,20 @@ enum Beat {
 
 impl Heartbeat {
     /// A heartbeat every `interval` of silence (`None`: never), counted
-    /// from now.
+    /// from now. An interval under a millisecond counts as one; one too
+    /// long to reach (`Duration::MAX`) as never.
     #[must_use]
     pub fn new(interval: Option<Duration>) -> Self {
+        let now = Instant::now();
+        let beat = match interval {
+            Some(interval) if now.checked_add(interval).is_some() => {
+                Beat::Every(interval.max(MIN_TICK))
+            }
+            _ => Beat::Off,
+        };
         Self {
-            beat: interval.map_or(Beat::Off, Beat::Every),
-            last_sent: Instant::now(),
+            beat,
+            last_sent: now,
             slot: NO_SLOT,
             waiting_for: 0,
             waker: None,
@@ -126,7 +141,9 @@ impl Heartbeat {
             },
         };
         let now = Instant::now();
-        let due = self.last_sent + clock.interval;
+        let Some(due) = self.last_sent.checked_add(clock.interval) else {
+            return Poll::Pending;
+        };
         if now >= due {
             // On the tick that woke it, so an idle stream's next heartbeat
             // falls on a tick too, one interval on, instead of up to a tick
@@ -151,12 +168,6 @@ impl Heartbeat {
             clock = here;
         }
         let mut table = clock.table();
-        if self.slot == NO_SLOT {
-            let Some(slot) = table.wakers.take() else {
-                return;
-            };
-            self.slot = slot;
-        }
         let passed = clock.passed.load(Ordering::Acquire);
         // Never a tick already passed, and never so far ahead that the
         // bucket is one a lagging driver has yet to empty: woken early, it
@@ -164,7 +175,16 @@ impl Heartbeat {
         let tick = clock
             .tick_at_or_after(due)
             .clamp(passed.saturating_add(1), passed.saturating_add(RING - 1));
-        let replaced = table.enter(self.slot, tick, waker);
+        let replaced = if self.slot == NO_SLOT {
+            let Some(slot) = table.wakers.insert(waker) else {
+                return;
+            };
+            self.slot = slot;
+            None
+        } else {
+            table.wakers.set(self.slot, waker)
+        };
+        table.buckets[bucket(tick)].push(self.slot);
         drop(table);
         drop(replaced);
         self.waiting_for = tick;
@@ -210,26 +230,30 @@ impl Clock {
     /// was none; `None` outside a runtime.
     fn of_this_runtime(interval: Duration) -> Option<Arc<Self>> {
         let handle = Handle::try_current().ok()?;
-        let runtime = handle.id();
+        let key = (handle.id(), interval);
         let mut clocks = CLOCKS.lock().unwrap_or_else(PoisonError::into_inner);
-        clocks.retain(|clock| clock.strong_count() > 0);
-        let found = clocks
-            .iter()
-            .filter_map(Weak::upgrade)
-            .find(|clock| clock.runtime == runtime && clock.interval == interval);
-        if found.is_some() {
-            return found;
+        if let Some(clock) = clocks.get(&key).and_then(Weak::upgrade) {
+            return Some(clock);
         }
-        let clock = Arc::new(Self {
+        let clock = Self {
             interval,
             tick: (interval / TICKS).max(MIN_TICK),
             origin: Instant::now(),
-            runtime,
+            runtime: key.0,
             passed: AtomicU64::new(0),
             table: Mutex::new(Table::default()),
-        });
-        clocks.push(Arc::downgrade(&clock));
-        handle.spawn(drive(Arc::downgrade(&clock)));
+        };
+        // The driver's first sleep, made here: on a runtime built without
+        // its time driver, tokio panics, and the stream goes without
+        // heartbeats (and says so) instead of waiting on a dead clock.
+        let first = catch_unwind(AssertUnwindSafe(|| {
+            Box::pin(tokio::time::sleep_until(clock.at(1)))
+        }))
+        .ok()?;
+        let clock = Arc::new(clock);
+        clocks.retain(|_, clock| clock.strong_count() > 0);
+        clocks.insert(key, Arc::downgrade(&clock));
+        handle.spawn(drive(Arc::downgrade(&clock), first));
         Some(clock)
     }
 
@@ -294,15 +318,6 @@ struct Table {
     buckets: [Vec<u32>; BUCKETS],
 }
 
-impl Table {
-    /// Puts `slot` in `tick`'s bucket with `waker`; returns the waker it
-    /// replaced, to drop after the lock.
-    fn enter(&mut self, slot: u32, tick: u64, waker: &Waker) -> Option<Waker> {
-        self.buckets[bucket(tick)].push(slot);
-        self.wakers.set(slot, waker)
-    }
-}
-
 /// The bucket of tick `n`.
 fn bucket(n: u64) -> usize {
     // Below `BUCKETS`, so it fits.
@@ -310,15 +325,11 @@ fn bucket(n: u64) -> usize {
 }
 
 /// A clock's driver: wakes each tick's waiters, until the last stream that
-/// uses the clock has gone.
-async fn drive(clock: Weak<Clock>) {
+/// uses the clock has gone. `sleep` is set for the first tick.
+async fn drive(clock: Weak<Clock>, mut sleep: Pin<Box<Sleep>>) {
     let mut passed: u64 = 0;
     loop {
-        let next = match clock.upgrade() {
-            Some(clock) => clock.at(passed.saturating_add(1)),
-            None => return,
-        };
-        tokio::time::sleep_until(next).await;
+        sleep.as_mut().await;
         let Some(clock) = clock.upgrade() else {
             return;
         };
@@ -328,11 +339,13 @@ async fn drive(clock: Weak<Clock>) {
             .tick_number(Instant::now())
             .max(passed.saturating_add(1));
         let woken = clock.pass(passed, reached);
+        let next = clock.at(reached.saturating_add(1));
         drop(clock);
         for waker in woken {
             waker.wake();
         }
         passed = reached;
+        sleep.as_mut().reset(next);
     }
 }
 
@@ -358,7 +371,7 @@ mod tests {
         CLOCKS
             .lock()
             .unwrap()
-            .iter()
+            .values()
             .filter_map(Weak::upgrade)
             .filter(|clock| clock.runtime == runtime)
             .count()
@@ -446,6 +459,38 @@ mod tests {
             let started = Instant::now();
             poll_fn(|cx| heartbeat.poll_due(cx)).await;
             assert!(started.elapsed() <= INTERVAL + INTERVAL / TICKS);
+        });
+    }
+
+    #[test]
+    fn a_runtime_without_timers_gets_no_heartbeats_and_no_hang() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let mut heartbeat = Heartbeat::new(Some(INTERVAL));
+            assert!(poll_now(&mut heartbeat).is_pending());
+            assert_eq!(heartbeat.interval(), None, "off, and said so");
+            assert_eq!(clocks_of_this_runtime(), 0);
+        });
+    }
+
+    #[test]
+    fn intervals_out_of_reach_or_under_a_millisecond_are_tamed() {
+        paused().block_on(async {
+            let mut never = Heartbeat::new(Some(Duration::MAX));
+            assert_eq!(never.interval(), None);
+            assert!(poll_now(&mut never).is_pending());
+            let mut zero = Heartbeat::new(Some(Duration::ZERO));
+            assert_eq!(zero.interval(), Some(MIN_TICK));
+            let started = Instant::now();
+            poll_fn(|cx| zero.poll_due(cx)).await;
+            poll_fn(|cx| zero.poll_due(cx)).await;
+            assert_eq!(
+                started.elapsed(),
+                2 * MIN_TICK,
+                "one a millisecond, not a spin"
+            );
         });
     }
 
