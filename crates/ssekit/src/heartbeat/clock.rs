@@ -133,8 +133,11 @@ impl Heartbeat {
                 }
                 None => {
                     // Polled outside a tokio runtime (an unusual
-                    // executor): there is no clock to wake it.
-                    tracing::warn!("no tokio runtime: SSE heartbeats are off for this stream");
+                    // executor), or in one built without its time driver:
+                    // there is no clock to wake it.
+                    tracing::warn!(
+                        "no tokio runtime with timers: SSE heartbeats are off for this stream"
+                    );
                     self.beat = Beat::Off;
                     return Poll::Pending;
                 }
