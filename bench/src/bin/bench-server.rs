@@ -7,8 +7,8 @@
 use std::process::ExitCode;
 
 use futures_util::{Stream, StreamExt, stream};
+use ssekit::Event;
 use ssekit::hub::{Hub, PublishError, Subscription};
-use ssekit::{Event, EventError};
 use ssekit_bench::{Params, ServerArgs, TOPIC, publish_payload, stats_body, stream_data};
 
 fn main() -> ExitCode {
@@ -21,10 +21,9 @@ fn main() -> ExitCode {
 }
 
 /// `/stream`: `n` events, each with an id and `size` bytes of data.
-fn numbered(params: Params) -> impl Stream<Item = Result<Event, EventError>> + Send + 'static {
+fn numbered(params: Params) -> impl Stream<Item = Event> + Send + 'static {
     let data = stream_data(params.size);
-    stream::iter(0..params.n)
-        .map(move |i| Event::default().id(i.to_string()).map(|e| e.data(&data)))
+    stream::iter((0..).take(params.n)).map(move |i| Event::default().id_u64(i).data(&data))
 }
 
 /// `/publish`: `n` timestamped events, as fast as the hub takes them.
@@ -110,9 +109,7 @@ mod actix_app {
         .await
     }
 
-    async fn stream(
-        request: HttpRequest,
-    ) -> Sse<impl futures_util::Stream<Item = Result<ssekit::Event, ssekit::EventError>>> {
+    async fn stream(request: HttpRequest) -> Sse<impl futures_util::Stream<Item = ssekit::Event>> {
         Sse::new(super::numbered(Params::parse(Some(request.query_string()))))
     }
 

@@ -23,7 +23,7 @@
 //!     let from = last.and_then(|id| id.parse::<u64>().ok()).map_or(1, |n| n + 1);
 //!     disconnect.on_disconnect(|reason| println!("client left: {reason}"));
 //!     Sse::new(stream::iter(from..from + 3).map(|n| {
-//!         Event::default().id(n.to_string()).unwrap().data(format!("event {n}"))
+//!         Event::default().id_u64(n).data(format!("event {n}"))
 //!     }))
 //!     .retry(Duration::from_secs(2))
 //! }

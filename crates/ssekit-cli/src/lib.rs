@@ -44,7 +44,7 @@
 //! #     let from = last.and_then(|id| id.parse::<u64>().ok()).map_or(1, |n| n + 1);
 //! #     Sse::new(stream::iter(from..).then(|n| async move {
 //! #         tokio::time::sleep(Duration::from_millis(50)).await;
-//! #         Event::default().id(n.to_string()).unwrap().data(format!("tick {n}"))
+//! #         Event::default().id_u64(n).data(format!("tick {n}"))
 //! #     }))
 //! # }
 //! # #[tokio::main(flavor = "current_thread")]

@@ -26,7 +26,7 @@
 //!     .map(move |last: Option<LastEventId>| {
 //!         let from = last.and_then(|id| id.parse::<u64>().ok()).map_or(1, |n| n + 1);
 //!         Sse::new(stream::iter(from..from + 3).map(|n| {
-//!             Event::default().id(n.to_string()).unwrap().data(format!("event {n}"))
+//!             Event::default().id_u64(n).data(format!("event {n}"))
 //!         }))
 //!         .with_config(&config)
 //!     });

@@ -125,6 +125,19 @@ proptest! {
     }
 
     #[test]
+    fn a_numeric_id_is_the_same_bytes_as_its_text(
+        id in any::<u64>(),
+        before in "[a-z]{0,60}",
+        data in tricky(),
+    ) {
+        // `before` fills the inline fields by varying amounts, so the id lands
+        // inline, across the spill, and after it.
+        let by_number = Event::default().comment(&before).id_u64(id).data(&data);
+        let by_text = Event::default().comment(&before).id(id.to_string()).unwrap().data(&data);
+        prop_assert_eq!(by_number.encode(), by_text.encode());
+    }
+
+    #[test]
     fn any_chunking_decodes_like_one_chunk(
         datas in prop::collection::vec(tricky(), 1..6),
         cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..12),

@@ -69,7 +69,7 @@ pub async fn serve(listener: TcpListener, signal: impl Future<Output = ()>) -> s
 
 fn tick(n: u64) -> Result<Event, EventError> {
     Ok(Event::default()
-        .id(n.to_string())?
+        .id_u64(n)
         .event("tick")?
         .data(format!("tick {n}")))
 }

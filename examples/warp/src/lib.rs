@@ -101,7 +101,7 @@ fn clock(
 
 fn tick(n: u64) -> Result<Event, EventError> {
     Ok(Event::default()
-        .id(n.to_string())?
+        .id_u64(n)
         .event("tick")?
         .data(format!("tick {n}")))
 }

@@ -3,6 +3,9 @@
 use std::fmt;
 use std::str::FromStr;
 
+/// The longest [`EventId`] as text: two 20-digit numbers and the dash.
+pub(crate) const MAX_TEXT: usize = 41;
+
 /// The id of an event published through a [`Hub`](super::Hub): two numbers,
 /// written `major-minor`, ordered by `major` and then `minor`.
 ///
@@ -47,28 +50,24 @@ impl EventId {
         self.minor
     }
 
+    /// The id's text, `major-minor`, written into `buf` without allocating.
+    pub(crate) fn text(self, buf: &mut [u8; MAX_TEXT]) -> &[u8] {
+        let (mut major, mut minor) = (itoa::Buffer::new(), itoa::Buffer::new());
+        let major = major.format(self.major).as_bytes();
+        let minor = minor.format(self.minor).as_bytes();
+        let (head, tail) = buf.split_at_mut(major.len());
+        head.copy_from_slice(major);
+        tail[0] = b'-';
+        tail[1..=minor.len()].copy_from_slice(minor);
+        &buf[..=major.len() + minor.len()]
+    }
+
     /// The id as an `id:` line, written without allocating.
     pub(crate) fn write_line(self, out: &mut Vec<u8>) {
         out.extend_from_slice(b"id: ");
-        write_u64(self.major, out);
-        out.push(b'-');
-        write_u64(self.minor, out);
+        out.extend_from_slice(self.text(&mut [0; MAX_TEXT]));
         out.push(b'\n');
     }
-}
-
-fn write_u64(mut n: u64, out: &mut Vec<u8>) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[at..]);
 }
 
 impl fmt::Display for EventId {

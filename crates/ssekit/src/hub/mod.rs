@@ -82,7 +82,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 
-use crate::{Event, EventError};
+use crate::Event;
 
 mod backplane;
 mod id;
@@ -90,6 +90,7 @@ mod subscription;
 mod window;
 
 pub use backplane::{Backplane, BackplaneError, BoxFuture, History, Inbox, Retention};
+pub(crate) use id::MAX_TEXT;
 pub use id::{EventId, InvalidEventId};
 pub use subscription::Subscription;
 
@@ -446,8 +447,6 @@ pub enum PublishError {
     /// The backplane refused it or could not be reached (or, on a timeout,
     /// did not say whether it took it).
     Backplane(BackplaneError),
-    /// The event could not carry the hub's id.
-    Event(EventError),
 }
 
 impl From<BackplaneError> for PublishError {
@@ -460,7 +459,6 @@ impl fmt::Display for PublishError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Backplane(err) => write!(f, "the backplane did not take the event: {err}"),
-            Self::Event(err) => write!(f, "the event could not take its id: {err}"),
         }
     }
 }
@@ -469,7 +467,6 @@ impl std::error::Error for PublishError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Self::Backplane(err) => Some(err),
-            Self::Event(err) => Some(err),
         }
     }
 }
@@ -558,11 +555,7 @@ impl Shared {
             self.epoch,
             self.sequence.fetch_add(1, Ordering::Relaxed) + 1,
         );
-        let bytes = event
-            .id(id.to_string())
-            .map_err(PublishError::Event)?
-            .encode()
-            .into_bytes();
+        let bytes = event.hub_id(id).encode().into_bytes();
         let woken = topic.lock().push(id, bytes, self.config.capacity);
         self.counters.published.fetch_add(1, Ordering::Relaxed);
         wake(&topic, woken);
