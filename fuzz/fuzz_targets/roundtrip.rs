@@ -25,6 +25,7 @@ use ssekit_fuzz::chunks;
 enum Call {
     Data(String),
     Id(String),
+    IdU64(u64),
     Event(String),
     Retry(Duration),
     Comment(String),
@@ -78,6 +79,10 @@ fn build(calls: &[Call], last_id: &mut String, expected: &mut Vec<Item>) -> ssek
                     assert_eq!(err.field(), "id");
                 }
             },
+            Call::IdU64(id) => {
+                event = event.id_u64(*id);
+                *last_id = id.to_string();
+            }
             Call::Event(name) => match event.clone().event(name) {
                 Ok(with_type) => {
                     assert!(!name.contains(['\r', '\n']), "event {name:?} accepted");
