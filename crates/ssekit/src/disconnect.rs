@@ -267,30 +267,56 @@ impl fmt::Debug for Disconnect {
 /// ```
 #[derive(Debug, Default)]
 pub struct Lifecycle {
-    notifiers: Vec<Notifier>,
     stats: Option<Arc<crate::stats::Stats>>,
-    /// Boxed, and only when enabled: a `Span` is 40 bytes, and most
-    /// streams are logged without one (no subscriber wants it).
-    span: Option<Box<tracing::Span>>,
+    /// Boxed, and only once there is one: most streams have no notifier
+    /// and are logged without a span (no subscriber wants it), and inline
+    /// they would make every idle connection 32 bytes larger.
+    watchers: Option<Box<Watchers>>,
     over: bool,
+}
+
+/// Whoever wants to hear of a stream's end.
+#[derive(Debug, Default)]
+struct Watchers {
+    span: Option<tracing::Span>,
+    /// Inline, since a stream that has a notifier nearly always has just
+    /// the one: it then costs no list on the heap.
+    first: Option<Notifier>,
+    more: Vec<Notifier>,
 }
 
 impl Lifecycle {
     /// Adds a notifier to fire when the stream is over.
     pub fn notify_to(&mut self, notifier: Notifier) {
-        self.notifiers.push(notifier);
+        let watchers = self.watchers();
+        if watchers.first.is_none() {
+            watchers.first = Some(notifier);
+        } else {
+            watchers.more.push(notifier);
+        }
     }
 
     /// Logs the stream's end inside `span`: the layer's or adapter's span
     /// for this stream.
     pub fn in_span(&mut self, span: tracing::Span) {
-        self.span = (!span.is_disabled()).then(|| Box::new(span));
+        if !span.is_disabled() {
+            self.watchers().span = Some(span);
+        } else if let Some(watchers) = self.watchers.as_mut() {
+            watchers.span = None;
+        }
     }
 
     /// The first notifier's handle, if any.
     #[must_use]
     pub fn disconnect(&self) -> Option<Disconnect> {
-        self.notifiers.first().map(Notifier::disconnect)
+        self.watchers
+            .as_ref()
+            .and_then(|watchers| watchers.first.as_ref())
+            .map(Notifier::disconnect)
+    }
+
+    fn watchers(&mut self) -> &mut Watchers {
+        self.watchers.get_or_insert_with(Box::default)
     }
 
     /// Reports the stream to `stats`: counted as open now, and closed with
@@ -313,16 +339,20 @@ impl Lifecycle {
         if std::mem::replace(&mut self.over, true) {
             return;
         }
-        let _in_span = self.span.as_deref().map(tracing::Span::enter);
-        tracing::debug!(reason = reason.as_str(), "event stream over");
         if let Some(stats) = &self.stats {
             stats.closed(&reason);
         }
-        if let Some((last, others)) = self.notifiers.split_last_mut() {
-            for notifier in others {
-                notifier.notify(reason.clone());
-            }
-            last.notify(reason);
+        let Some(Watchers { span, first, more }) = self.watchers.as_deref_mut() else {
+            tracing::debug!(reason = reason.as_str(), "event stream over");
+            return;
+        };
+        let _in_span = span.as_ref().map(tracing::Span::enter);
+        tracing::debug!(reason = reason.as_str(), "event stream over");
+        for notifier in more {
+            notifier.notify(reason.clone());
+        }
+        if let Some(first) = first {
+            first.notify(reason);
         }
     }
 }

@@ -172,9 +172,12 @@ struct Machine {
     source_done: bool,
     // A frame ready to go out before anything else (the opening `retry:`
     // hint, or an event that did not fit in the previous frame), and how
-    // many events it holds.
-    pending: Option<(Bytes, u64)>,
-    max_frame: usize,
+    // many events it holds. Boxed: it is rare (once per full frame), and
+    // inline it would be 32 bytes more in every idle connection.
+    pending: Option<Box<(Bytes, u64)>>,
+    // 32 bits, beside the flags: a frame is never near 4 GiB, and every
+    // idle connection holds this.
+    max_frame: u32,
     heartbeat: Heartbeat,
     // Set by `heartbeat()`: a layer's interval does not override it.
     heartbeat_chosen: bool,
@@ -197,7 +200,7 @@ where
             machine: Machine {
                 source_done: false,
                 pending: None,
-                max_frame: DEFAULT_MAX_FRAME,
+                max_frame: u32::try_from(DEFAULT_MAX_FRAME).unwrap_or(u32::MAX),
                 heartbeat: Heartbeat::new(Some(DEFAULT_HEARTBEAT)),
                 heartbeat_chosen: false,
                 shutdown: None,
@@ -220,11 +223,11 @@ impl<S> SseStream<S> {
         self
     }
 
-    /// Sets the most bytes that coalescing puts in one frame. An event
-    /// larger than this still goes out, alone, in one frame.
+    /// Sets the most bytes that coalescing puts in one frame (up to 4 GiB).
+    /// An event larger than this still goes out, alone, in one frame.
     #[must_use]
     pub fn max_frame(mut self, bytes: usize) -> Self {
-        self.machine.max_frame = bytes;
+        self.machine.max_frame = u32::try_from(bytes).unwrap_or(u32::MAX);
         self
     }
 
@@ -233,10 +236,10 @@ impl<S> SseStream<S> {
     #[must_use]
     pub fn retry(mut self, retry: Duration) -> Self {
         let hint = Event::default().retry(retry).encode().into_bytes();
-        self.machine.pending = Some(match self.machine.pending.take() {
-            Some((pending, events)) => (concat(&pending, &hint), events),
+        self.machine.pending = Some(Box::new(match self.machine.pending.take() {
+            Some(pending) => (concat(&pending.0, &hint), pending.1),
             None => (hint, 0),
-        });
+        }));
         self
     }
 
@@ -299,6 +302,10 @@ impl<S> SseStream<S> {
 }
 
 impl Machine {
+    fn max_frame(&self) -> usize {
+        usize::try_from(self.max_frame).unwrap_or(usize::MAX)
+    }
+
     /// Takes on what a layer handed over, once, before the first frame.
     fn take_duties(&mut self) {
         if let Some(duties) = self.handoff.take().and_then(|handoff| handoff.take()) {
@@ -456,8 +463,9 @@ where
             return Poll::Ready(farewell);
         }
 
-        let mut frame = Frame::new(machine.pending.take());
-        while !machine.source_done && frame.len() < machine.max_frame {
+        let mut frame = Frame::new(machine.pending.take().map(|pending| *pending));
+        let max_frame = machine.max_frame();
+        while !machine.source_done && frame.len() < max_frame {
             // A panic in the application's stream would unwind through the
             // server's connection task: the response would be cut off with no
             // proper end, every other stream multiplexed on that connection
@@ -479,10 +487,10 @@ where
                 }
             };
             match polled {
-                Poll::Ready(Some(item)) => match frame.append(item, machine.max_frame) {
+                Poll::Ready(Some(item)) => match frame.append(item, max_frame) {
                     Ok(None) => {}
                     Ok(Some(overflow)) => {
-                        machine.pending = Some((overflow, 1));
+                        machine.pending = Some(Box::new((overflow, 1)));
                         break;
                     }
                     Err(err) => {
@@ -702,6 +710,17 @@ mod tests {
     use futures_util::{StreamExt, stream};
 
     use super::*;
+
+    /// Every idle connection holds one of these, so its size is memory per
+    /// connection (docs/BENCHMARKS.md, item 11): what only some streams
+    /// need is boxed, and this keeps it that way.
+    #[cfg(target_pointer_width = "64")]
+    #[test]
+    fn an_idle_hub_subscriber_stays_small() {
+        assert!(size_of::<Machine>() <= 144);
+        assert!(size_of::<crate::hub::Subscription>() <= 56);
+        assert!(size_of::<SseStream<crate::hub::Subscription>>() <= 200);
+    }
 
     #[tokio::test]
     async fn a_panicking_source_ends_the_stream_cleanly_as_an_error() {

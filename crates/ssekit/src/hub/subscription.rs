@@ -30,10 +30,21 @@ pub struct Subscription {
     topic: Arc<Topic>,
     /// The sequence number of the next window entry to send.
     cursor: u64,
-    /// What a resume sends before the window, while there is any: boxed,
-    /// since most subscribers never have any, and an idle subscriber's size
-    /// is memory per connection.
-    catch_up: Option<Box<CatchUp>>,
+    /// What a resume left to do and to remember: boxed, since most
+    /// subscribers never resume, and an idle subscriber's size is memory
+    /// per connection.
+    resumed: Option<Box<Resumed>>,
+    /// Whether it has caught up with the newest event once: only then is
+    /// falling behind lagging rather than replaying.
+    live: bool,
+    slot: Slot,
+    done: bool,
+}
+
+/// A subscription that resumed after a `Last-Event-ID`.
+struct Resumed {
+    /// What it sends before the window, while there is any.
+    catch_up: Option<CatchUp>,
     /// Window entries up to this id were already sent from the backlog.
     sent_through: Option<EventId>,
     /// Resumed after an expired id: owed only what the window retains, so
@@ -41,11 +52,19 @@ pub struct Subscription {
     from_oldest: bool,
     /// Window entries before this sequence number are replays.
     replay_until: u64,
-    /// Whether it has caught up with the newest event once: only then is
-    /// falling behind lagging rather than replaying.
-    live: bool,
-    slot: Slot,
-    done: bool,
+}
+
+impl Resumed {
+    /// Resumed by a subscriber that joined when the window's head was
+    /// `head`: whatever comes before it is a replay.
+    fn at(head: u64) -> Box<Self> {
+        Box::new(Self {
+            catch_up: None,
+            sent_through: None,
+            from_oldest: false,
+            replay_until: head,
+        })
+    }
 }
 
 /// [`Subscription::start`]'s future: ready at once when there is nothing
@@ -85,10 +104,7 @@ impl Subscription {
             shared,
             topic,
             cursor: head,
-            catch_up: None,
-            sent_through: None,
-            from_oldest: false,
-            replay_until: head,
+            resumed: last_event_id.map(|_| Resumed::at(head)),
             live: true,
             slot: None,
             done: false,
@@ -130,7 +146,7 @@ impl Subscription {
         let retention = match located {
             Ok(cursor) => {
                 self.cursor = cursor;
-                self.live = cursor == self.replay_until;
+                self.live = cursor == self.resumed().replay_until;
                 return Ok(());
             }
             Err((retention, first)) => match &self.shared.backplane {
@@ -138,7 +154,7 @@ impl Subscription {
                     if retention == Retention::Expired {
                         self.cursor = first;
                         self.live = false;
-                        self.from_oldest = true;
+                        self.resumed().from_oldest = true;
                     }
                     retention
                 }
@@ -155,7 +171,8 @@ impl Subscription {
                     // Events up to the asked id may still reach this
                     // instance's window (its reader can be behind the
                     // other's): the client has them.
-                    self.sent_through = self.sent_through.max(Some(id));
+                    let resumed = self.resumed();
+                    resumed.sent_through = resumed.sent_through.max(Some(id));
                     after
                 }
             },
@@ -182,23 +199,32 @@ impl Subscription {
             self.catch_up()
                 .backlog
                 .push_back((with_id(&event, event_id), true));
-            self.sent_through = Some(event_id);
+            self.resumed().sent_through = Some(event_id);
         }
-        let next = match (&self.shared.backplane, self.sent_through) {
+        let last = self.resumed().sent_through;
+        let next = match (&self.shared.backplane, last) {
             (Some(backplane), Some(last)) if full => {
                 Some(backplane.history(&self.topic.name, last, self.shared.config.capacity))
             }
             _ => None,
         };
-        if let Some(catch_up) = self.catch_up.as_mut() {
+        let resumed = self.resumed();
+        if let Some(catch_up) = resumed.catch_up.as_mut() {
             catch_up.paging = next;
         } else if next.is_some() {
             self.catch_up().paging = next;
         }
     }
 
+    /// What the resume left: `start` makes it for every subscription that
+    /// resumes, before anything here runs.
+    fn resumed(&mut self) -> &mut Resumed {
+        let cursor = self.cursor;
+        self.resumed.get_or_insert_with(|| Resumed::at(cursor))
+    }
+
     fn catch_up(&mut self) -> &mut CatchUp {
-        self.catch_up.get_or_insert_with(Box::default)
+        self.resumed().catch_up.get_or_insert_with(CatchUp::default)
     }
 
     /// The topic it follows.
@@ -224,7 +250,7 @@ impl Stream for Subscription {
         if this.done {
             return Poll::Ready(None);
         }
-        if let Some(catch_up) = this.catch_up.as_mut()
+        if let Some(catch_up) = this.resumed.as_mut().and_then(|r| r.catch_up.as_mut())
             && catch_up.backlog.is_empty()
             && let Some(paging) = catch_up.paging.as_mut()
         {
@@ -252,7 +278,9 @@ impl Stream for Subscription {
         let counters = &this.shared.counters;
         let mut frame = Frame::new(None);
         let mut replayed = 0;
-        if let Some(catch_up) = this.catch_up.as_mut() {
+        if let Some(resumed) = this.resumed.as_mut()
+            && let Some(catch_up) = resumed.catch_up.as_mut()
+        {
             while let Some((bytes, is_event)) = catch_up.backlog.pop_front() {
                 if let Some(overflow) = frame.push(bytes, config.max_frame) {
                     catch_up.backlog.push_front((overflow, is_event));
@@ -261,9 +289,22 @@ impl Stream for Subscription {
                 replayed += u64::from(is_event);
             }
             if catch_up.backlog.is_empty() && catch_up.paging.is_none() {
-                this.catch_up = None;
+                resumed.catch_up = None;
             }
         }
+        // A subscriber that never resumed has sent nothing from a backlog
+        // and replays nothing: it joined at the head.
+        let (mut sent_through, from_oldest, replay_until, replaying) = this
+            .resumed
+            .as_deref()
+            .map_or((None, false, 0, false), |r| {
+                (
+                    r.sent_through,
+                    r.from_oldest,
+                    r.replay_until,
+                    r.catch_up.is_some(),
+                )
+            });
         let mut delivered = replayed;
 
         let mut window = this.topic.lock();
@@ -271,9 +312,8 @@ impl Stream for Subscription {
         let head = window.head();
         let mut evicted = this.cursor < window.first;
         if evicted
-            && (this.from_oldest
-                || this
-                    .sent_through
+            && (from_oldest
+                || sent_through
                     .is_some_and(|sent| window.last_evicted.is_some_and(|gone| gone <= sent)))
         {
             // What left the window had been sent already (from the
@@ -282,7 +322,6 @@ impl Stream for Subscription {
             this.cursor = window.first;
             evicted = false;
         }
-        let replaying = this.catch_up.is_some();
         if !replaying && (evicted || (this.live && head - this.cursor > config.max_lag as u64)) {
             counters.lagged.fetch_add(1, Ordering::Relaxed);
             let behind = head - this.cursor;
@@ -303,7 +342,10 @@ impl Stream for Subscription {
                 LagPolicy::Skip => {
                     tracing::debug!(topic = %this.topic.name, behind, "a subscriber lags; skipping ahead");
                     this.cursor = head;
-                    this.sent_through = None;
+                    sent_through = None;
+                    if let Some(resumed) = this.resumed.as_mut() {
+                        resumed.sent_through = None;
+                    }
                     let _ = frame.push(gap_notice("lagged", None, Some(behind)), usize::MAX);
                 }
             }
@@ -319,16 +361,16 @@ impl Stream for Subscription {
                 }
                 let cursor = this.cursor + taken;
                 taken += 1;
-                if this.sent_through.is_some_and(|sent| entry.id <= sent) {
+                if sent_through.is_some_and(|sent| entry.id <= sent) {
                     continue;
                 }
-                replayed += u64::from(cursor < this.replay_until);
+                replayed += u64::from(cursor < replay_until);
                 total += entry.bytes.len();
                 sent += 1;
             }
             let fresh = ready
                 .take(usize::try_from(taken).unwrap_or(usize::MAX))
-                .filter(|entry| this.sent_through.is_none_or(|sent| entry.id > sent));
+                .filter(|entry| sent_through.is_none_or(|sent| entry.id > sent));
             if sent == 1 && frame.len() == 0 {
                 // A lone event is shared, not copied.
                 if let Some(entry) = fresh.last() {
@@ -339,7 +381,9 @@ impl Stream for Subscription {
             }
             delivered += sent;
             this.cursor += taken;
-            this.from_oldest &= sent == 0;
+            if let Some(resumed) = this.resumed.as_mut() {
+                resumed.from_oldest &= sent == 0;
+            }
             if this.cursor == head {
                 this.live = true;
             }

@@ -2,6 +2,7 @@
 
 use std::collections::VecDeque;
 use std::mem;
+use std::num::NonZeroU64;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::Waker;
 use std::time::{Duration, Instant};
@@ -46,7 +47,19 @@ pub(super) struct Entry {
 }
 
 /// Where a subscriber's waker sits: valid while the generation matches.
-pub(super) type Slot = Option<(u64, usize)>;
+pub(super) type Slot = Option<(Generation, usize)>;
+
+/// Which list of wakers a [`Slot`] points into: every push starts a new
+/// one. It counts from one, so that a `Slot` is 16 bytes in every idle
+/// subscriber, not 24.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Generation(NonZeroU64);
+
+impl Default for Generation {
+    fn default() -> Self {
+        Self(NonZeroU64::MIN)
+    }
+}
 
 #[derive(Debug, Default)]
 pub(super) struct Window {
@@ -70,7 +83,7 @@ pub(super) struct Window {
     /// Slots of `wakers` that subscribers gave up, reused so that churn
     /// on a quiet topic cannot grow the list.
     free: Vec<usize>,
-    generation: u64,
+    generation: Generation,
 }
 
 impl Window {
@@ -92,7 +105,7 @@ impl Window {
             at: Instant::now(),
         });
         self.newest = Some(self.newest.map_or(id, |newest| newest.max(id)));
-        self.generation += 1;
+        self.generation = Generation(self.generation.0.saturating_add(1));
         self.free.clear();
         mem::take(&mut self.wakers)
     }
