@@ -383,6 +383,20 @@ impl Stream for Subscription {
             this.cursor += taken;
             if let Some(resumed) = this.resumed.as_mut() {
                 resumed.from_oldest &= sent == 0;
+                if sent > 0 {
+                    // Ids never go down along the window: what follows is
+                    // newer than anything the backlog sent.
+                    resumed.sent_through = None;
+                }
+                if resumed.catch_up.is_none()
+                    && !resumed.from_oldest
+                    && resumed.sent_through.is_none()
+                    && this.cursor >= resumed.replay_until
+                {
+                    // Caught up: a resumed subscriber is as small as any
+                    // other from here on.
+                    this.resumed = None;
+                }
             }
             if this.cursor == head {
                 this.live = true;
@@ -459,7 +473,36 @@ fn push_json_string(out: &mut String, text: &str) {
 
 #[cfg(test)]
 mod tests {
+    use futures_util::StreamExt;
+
     use super::*;
+    use crate::Event;
+    use crate::hub::Hub;
+
+    #[tokio::test]
+    async fn a_resumed_subscriber_forgets_its_resume_once_caught_up() {
+        let hub = Hub::new();
+        let first = hub.publish("t", Event::default().data("1")).await.unwrap();
+        hub.publish("t", Event::default().data("2")).await.unwrap();
+
+        let mut replaying = hub.subscribe("t", Some(&first.to_string())).await.unwrap();
+        assert!(replaying.resumed.is_some());
+        let frame = replaying.next().await.unwrap().into_bytes();
+        assert!(frame.ends_with(b"data: 2\n\n"), "{frame:?}");
+        assert!(replaying.resumed.is_none());
+        assert_eq!(hub.stats().replayed, 1);
+
+        // An id it never gave: the gap notice, then nothing left to owe.
+        let never = EventId::new(first.major(), first.minor() + 100).to_string();
+        let mut unknown = hub.subscribe("t", Some(&never)).await.unwrap();
+        let notice = unknown.next().await.unwrap().into_bytes();
+        assert!(notice.starts_with(b"event: ssekit-gap\n"), "{notice:?}");
+        assert!(unknown.resumed.is_none());
+        hub.publish("t", Event::default().data("3")).await.unwrap();
+        let live = unknown.next().await.unwrap().into_bytes();
+        assert!(live.ends_with(b"data: 3\n\n"), "{live:?}");
+        assert_eq!(hub.stats().replayed, 1);
+    }
 
     #[test]
     fn a_hostile_id_stays_inside_the_notice() {
