@@ -268,9 +268,10 @@ impl fmt::Debug for Disconnect {
 #[derive(Debug, Default)]
 pub struct Lifecycle {
     stats: Option<Arc<crate::stats::Stats>>,
-    /// Boxed, and only once there is one: most streams have no notifier
-    /// and are logged without a span (no subscriber wants it), and inline
-    /// they would make every idle connection 32 bytes larger.
+    /// Boxed, and made only for a notifier or an enabled span: most
+    /// streams have no notifier and are logged without a span (no
+    /// subscriber wants it), and inline these would make every idle
+    /// connection 32 bytes larger.
     watchers: Option<Box<Watchers>>,
     over: bool,
 }
