@@ -5,10 +5,18 @@
 //! shared read buffer for every connection, a byte scan for line ends over
 //! de-chunked bodies, and only the leading timestamp of each event parsed.
 //!
-//! `load --port P --pid PID --net X --out FILE [--quick | --profile]`, or
+//! `load --port P --pid PID --net X --out FILE [--quick | --profile]
+//! [--perf-control FIFO]`, or
 //! `load --port P --pid PID --net X --stream-only RUNS`, which measures only
 //! `/stream`, `RUNS` times, and prints each run: for comparing two builds of
 //! a server's hot path without the rest of the plan.
+//!
+//! `--perf-control FIFO` switches a `perf stat` or `perf record` attached to
+//! the server (started with `--delay=-1 --control=fifo:FIFO`) on as each
+//! burst to 10,000 subscribers is published, and off once its deliveries
+//! are in: its counters and samples then cover those bursts alone, not the
+//! connecting and closing around them. Start `perf` first: writing to the
+//! fifo waits for its reader.
 //!
 //! `--pid` is the server's process, whose resident memory and CPU time are
 //! read from `/proc`. `--net X` makes every client socket bind to a source
@@ -112,13 +120,14 @@ struct Args {
     quick: bool,
     profile: bool,
     stream_only: Option<u32>,
+    perf_control: Option<String>,
 }
 
 impl Args {
     fn parse() -> Result<Self, String> {
-        const USAGE: &str = "usage: load --port P --pid PID --net X (--out FILE [--quick | --profile] | --stream-only RUNS)";
+        const USAGE: &str = "usage: load --port P --pid PID --net X (--out FILE [--quick | --profile] [--perf-control FIFO] | --stream-only RUNS)";
         let (mut port, mut pid, mut net, mut out) = (None, None, None, None);
-        let mut stream_only = None;
+        let (mut stream_only, mut perf_control) = (None, None);
         let (mut quick, mut profile) = (false, false);
         let mut args = std::env::args().skip(1);
         while let Some(flag) = args.next() {
@@ -137,6 +146,7 @@ impl Args {
                 "--net" => net = Some(value.parse().map_err(bad)?),
                 "--out" => out = Some(value),
                 "--stream-only" => stream_only = Some(value.parse().map_err(bad)?),
+                "--perf-control" => perf_control = Some(value),
                 _ => return Err(format!("unknown argument `{flag}`; {USAGE}")),
             }
         }
@@ -150,6 +160,7 @@ impl Args {
                     quick,
                     profile,
                     stream_only,
+                    perf_control,
                 })
             }
             _ => Err(USAGE.to_owned()),
@@ -256,6 +267,11 @@ async fn run(args: &Args, plan: &Plan) -> io::Result<Results> {
             idle = (per_conn, phase.connected);
         }
         let publish_path = format!("/publish?n={events}&size={}", plan.payload);
+        let perf = args
+            .perf_control
+            .as_deref()
+            .filter(|_| subscribers >= 10_000);
+        switch_perf(perf, true)?;
         let cpu = Cpu::start(server.pid)?;
         let started = unix_nanos();
         let (status, _) = server.call(src, "POST", &publish_path).await?;
@@ -264,7 +280,9 @@ async fn run(args: &Args, plan: &Plan) -> io::Result<Results> {
                 "{publish_path} answered {status}"
             )));
         }
-        let result = phase.finish(started, Duration::from_secs(30), cpu).await?;
+        let result = phase
+            .finish(started, Duration::from_secs(30), cpu, perf)
+            .await?;
         eprintln!("load: burst {result:?}");
         bursts.push(result);
         server.settle(src).await?;
@@ -320,7 +338,9 @@ async fn steady(server: &Server, plan: &Plan, src: Ipv4Addr) -> io::Result<Burst
             return Err(io::Error::other(format!("{path} answered {status}")));
         }
     }
-    let result = phase.finish(started, Duration::from_secs(10), cpu).await;
+    let result = phase
+        .finish(started, Duration::from_secs(10), cpu, None)
+        .await;
     server.settle(src).await?;
     result
 }
@@ -500,6 +520,13 @@ fn writes(pid: u32) -> io::Result<(u64, u64)> {
     Ok((field("syscw:"), field("wchar:")))
 }
 
+/// Switches the `perf` behind `fifo` (`--perf-control`) on or off.
+fn switch_perf(fifo: Option<&str>, on: bool) -> io::Result<()> {
+    let Some(fifo) = fifo else { return Ok(()) };
+    std::fs::write(fifo, if on { "enable\n" } else { "disable\n" })
+        .map_err(|err| io::Error::new(err.kind(), format!("--perf-control {fifo}: {err}")))
+}
+
 /// What a server spent over one phase: CPU time, and its writes.
 #[derive(Debug, Clone, Copy)]
 struct Cpu {
@@ -637,8 +664,15 @@ impl Phase {
     }
 
     /// Waits until every subscriber has its events (or `grace` past the
-    /// publish), then adds up what they saw.
-    async fn finish(self, started: u64, grace: Duration, cpu: Cpu) -> io::Result<BurstResult> {
+    /// publish), then adds up what they saw. What the server spent is read,
+    /// and `perf` switched off, before the connections close.
+    async fn finish(
+        self,
+        started: u64,
+        grace: Duration,
+        cpu: Cpu,
+        perf: Option<&str>,
+    ) -> io::Result<BurstResult> {
         let deadline = tokio::time::Instant::now() + grace;
         for task in &self.tasks {
             if tokio::time::Instant::now() >= deadline {
@@ -653,6 +687,7 @@ impl Phase {
             .await;
         }
         let spent = cpu.spent()?;
+        switch_perf(perf, false)?;
         let (server_cpu, client_cpu) = (spent.server, spent.client);
         for task in &self.tasks {
             task.abort();
