@@ -492,6 +492,32 @@ impl Event {
     }
 
     fn write_into(&self, buf: &mut BytesMut) {
+        if let (
+            Fields::Inline {
+                buf: fields,
+                len: fields_len,
+            },
+            Data::Inline {
+                buf: lines,
+                len: lines_len,
+            },
+        ) = (&self.fields, &self.data)
+            && buf.capacity() - buf.len() > GAP + INLINE_DATA
+        {
+            // Whole inline buffers, then cut back to what they hold: a copy
+            // of a length known here is a few moves, where one of the
+            // length the event holds is a call to `memcpy`, and a small
+            // event would make three.
+            let start = buf.len();
+            let end = start + usize::from(*fields_len);
+            buf.extend_from_slice(fields);
+            buf.truncate(end);
+            let end = end + usize::from(*lines_len);
+            buf.extend_from_slice(lines);
+            buf.truncate(end);
+            buf.extend_from_slice(b"\n");
+            return;
+        }
         let (fields, lines) = (self.fields.as_slice(), self.data.lines());
         buf.reserve(fields.len() + lines.len() + 1);
         buf.extend_from_slice(fields);
@@ -966,8 +992,25 @@ mod tests {
         assert_eq!(event.encoded_len(), event.clone().encode().len());
         assert_eq!(wire(event.clone()), format!("id: 1\ndata: {longest}\n\n"));
         let mut buf = BytesMut::new();
-        event.encode_into(&mut buf);
+        event.clone().encode_into(&mut buf);
         assert_eq!(&buf[..], format!("id: 1\ndata: {longest}\n\n").as_bytes());
+
+        // Into a buffer with room for both inline buffers whole (copied,
+        // then cut back), after what it held, and into one just short of
+        // that room (copied as long as they are): the same bytes.
+        for spare in [GAP + INLINE_DATA + 1, GAP + INLINE_DATA] {
+            for event in [
+                event.clone(),
+                Event::default().id_u64(7).event("tick").unwrap().data("x"),
+                Event::default(),
+            ] {
+                let mut buf = BytesMut::with_capacity(3 + spare);
+                buf.extend_from_slice(b"ab\n");
+                let expected = [&buf[..], &event.clone().encode()[..]].concat();
+                event.encode_into(&mut buf);
+                assert_eq!(&buf[..], &expected[..], "{spare}");
+            }
+        }
 
         // One byte more, a second line, or a second call: the heap, with
         // the inline line moved in front of what follows.
