@@ -16,6 +16,7 @@
 use std::time::Duration;
 
 use arbitrary::Arbitrary;
+use bytes::BytesMut;
 use libfuzzer_sys::fuzz_target;
 use ssekit::Event;
 use ssekit::decode::{Item, MessageEvent};
@@ -129,7 +130,17 @@ fn build(calls: &[Call], last_id: &mut String, expected: &mut Vec<Item>) -> ssek
             last_event_id: last_id.as_str().into(),
         }));
     }
-    event.encode()
+    // Appended to a frame, with room for the event's inline buffers whole
+    // (copied so, then cut back) and with none to spare: its own bytes.
+    let mut frames = [BytesMut::new(), BytesMut::with_capacity(512)];
+    for frame in &mut frames {
+        event.clone().encode_into(frame);
+    }
+    let encoded = event.encode();
+    for frame in frames {
+        assert_eq!(&frame[..], &encoded[..], "encode_into differs from encode");
+    }
+    encoded
 }
 
 fuzz_target!(|input: Input| {
