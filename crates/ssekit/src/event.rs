@@ -562,12 +562,10 @@ fn find_break(text: &[u8], nul: bool) -> Option<usize> {
     }
     // The last block overlaps the ones before it, so that one more block
     // covers the tail.
-    let last = text
-        .len()
-        .checked_sub(BLOCK)
-        .and_then(|last| text.get(last..))
-        .and_then(|last| <&[u8; BLOCK]>::try_from(last).ok());
-    let tail_clean = tail.is_empty() || last.is_some_and(|last| !holds_a_control(last));
+    let tail_clean = tail.is_empty()
+        || text
+            .last_chunk::<BLOCK>()
+            .is_some_and(|last| !holds_a_control(last));
     if tail_clean && !blocks.iter().any(holds_a_control) {
         return None;
     }
