@@ -74,7 +74,10 @@
 //! entry the reader saw last (trimmed meanwhile, or Redis restarted without
 //! persistence), events may be missing, and subscribers of that topic get
 //! the hub's in-band [gap notice](ssekit::hub#the-gap-notice) with reason
-//! `"backplane"`. Connection loss is logged at `warn`, the reconnection at
+//! `"backplane"`. Without persistence that includes acknowledged events:
+//! one Redis took just before it died, and that an instance had not read
+//! yet, is gone for that instance (run Redis with `appendonly yes` and
+//! `appendfsync always` where that matters). Connection loss is logged at `warn`, the reconnection at
 //! `info`, through `tracing`; [`RedisBackplane::stats`] counts both.
 //!
 //! # Sizing
