@@ -77,8 +77,9 @@
 //! `"backplane"`. Without persistence that includes acknowledged events:
 //! one Redis took just before it died, and that an instance had not read
 //! yet, is gone for that instance (run Redis with `appendonly yes` and
-//! `appendfsync always` where that matters). Connection loss is logged at `warn`, the reconnection at
-//! `info`, through `tracing`; [`RedisBackplane::stats`] counts both.
+//! `appendfsync always` where that matters). Connection loss is logged at
+//! `warn`, the reconnection at `info`, through `tracing`;
+//! [`RedisBackplane::stats`] counts both.
 //!
 //! # Sizing
 //!
