@@ -399,6 +399,32 @@ impl Goal {
     }
 }
 
+/// The goals of issue 7, as the goals table judges them.
+const DELIVERIES_GOAL: Goal = Goal {
+    figure: |r| largest_burst(r, |b| b.deliveries_per_sec),
+    show: rate,
+    ratio: 2.0,
+    higher_is_better: true,
+};
+const P99_GOAL: Goal = Goal {
+    figure: |r| largest_burst(r, |b| b.p99_ms),
+    show: ms,
+    ratio: 0.5,
+    higher_is_better: false,
+};
+const STREAM_GOAL: Goal = Goal {
+    figure: |r| Some(r.stream.events_per_sec),
+    show: rate,
+    ratio: 2.0,
+    higher_is_better: true,
+};
+const IDLE_GOAL: Goal = Goal {
+    figure: |r| Some(r.idle_bytes_per_conn),
+    show: kb,
+    ratio: 1.0,
+    higher_is_better: false,
+};
+
 /// The figure of the burst with the most subscribers in one round.
 fn largest_burst(results: &Results, figure: fn(&BurstResult) -> f64) -> Option<f64> {
     results
@@ -457,30 +483,6 @@ fn markdown(
          {largest}-subscriber burst p99 (goal ≤ 0.5× best peer) | `/stream` events/s (goal ≥ 2× best peer) | \
          idle memory per connection (goal ≤ 1× the same framework's SSE) |\n|---|---|---|---|---|"
     );
-    let deliveries_goal = Goal {
-        figure: |r| largest_burst(r, |b| b.deliveries_per_sec),
-        show: rate,
-        ratio: 2.0,
-        higher_is_better: true,
-    };
-    let p99_goal = Goal {
-        figure: |r| largest_burst(r, |b| b.p99_ms),
-        show: ms,
-        ratio: 0.5,
-        higher_is_better: false,
-    };
-    let stream_goal = Goal {
-        figure: |r| Some(r.stream.events_per_sec),
-        show: rate,
-        ratio: 2.0,
-        higher_is_better: true,
-    };
-    let idle_goal = Goal {
-        figure: |r| Some(r.idle_bytes_per_conn),
-        show: kb,
-        ratio: 1.0,
-        higher_is_better: false,
-    };
     let every_peer: Vec<&[Results]> = runs
         .iter()
         .filter(|(s, _)| s.peer)
@@ -499,25 +501,25 @@ fn markdown(
             .into_iter()
             .collect();
         let row = [
-            deliveries_goal.cell(
+            DELIVERIES_GOAL.cell(
                 ours.largest().map(|b| b.deliveries_per_sec),
                 big_rate,
-                deliveries_goal.rounds_met(our_rounds, &every_peer),
+                DELIVERIES_GOAL.rounds_met(our_rounds, &every_peer),
             ),
-            p99_goal.cell(
+            P99_GOAL.cell(
                 ours.largest().map(|b| b.p99_ms),
                 big_p99,
-                p99_goal.rounds_met(our_rounds, &every_peer),
+                P99_GOAL.rounds_met(our_rounds, &every_peer),
             ),
-            stream_goal.cell(
+            STREAM_GOAL.cell(
                 Some(ours.stream),
                 stream,
-                stream_goal.rounds_met(our_rounds, &every_peer),
+                STREAM_GOAL.rounds_met(our_rounds, &every_peer),
             ),
-            idle_goal.cell(
+            IDLE_GOAL.cell(
                 Some(ours.idle),
                 same,
-                idle_goal.rounds_met(our_rounds, &same_rounds),
+                IDLE_GOAL.rounds_met(our_rounds, &same_rounds),
             ),
         ]
         .concat();
@@ -772,18 +774,7 @@ mod tests {
 
     #[test]
     fn each_round_is_judged_against_the_best_peer_of_that_round() {
-        let stream = Goal {
-            figure: |r| Some(r.stream.events_per_sec),
-            show: rate,
-            ratio: 2.0,
-            higher_is_better: true,
-        };
-        let p99 = Goal {
-            figure: |r| largest_burst(r, |b| b.p99_ms),
-            show: ms,
-            ratio: 0.5,
-            higher_is_better: false,
-        };
+        let (stream, p99) = (STREAM_GOAL, P99_GOAL);
         let ours = [round(12.0, 10.0), round(5.0, 10.0), round(9.0, 30.0)];
         let one = [round(4.0, 20.0), round(3.0, 25.0), round(4.0, 50.0)];
         let two = [round(6.0, 40.0), round(2.0, 15.0), round(1.0, 90.0)];
