@@ -491,6 +491,10 @@ impl Event {
         self.write_into(buf);
     }
 
+    // Inlined: out of line, the call takes the event's address, and the
+    // stream machine then moves every event into memory of its own first
+    // (about 70 instructions an event on `/stream`).
+    #[inline]
     fn write_into(&self, buf: &mut BytesMut) {
         if let (
             Fields::Inline {
