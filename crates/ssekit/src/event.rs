@@ -190,6 +190,39 @@ impl Fields {
         }
     }
 
+    /// [`push_line`](Self::push_line) for a value that `write` puts at the
+    /// front of `M` bytes, returning its length. Where `M` bytes fit, it
+    /// writes straight into the inline buffer, and the fields are cut back
+    /// to the value: an inline buffer's bytes past its length are never
+    /// read.
+    fn push_line_with<const N: usize, const M: usize>(
+        &mut self,
+        name: &[u8; N],
+        write: impl Fn(&mut [u8; M]) -> usize,
+    ) {
+        if let Self::Inline { buf, len: used } = self {
+            let start = usize::from(*used);
+            if let Some(room) = buf.get_mut(start..start + N + M) {
+                let (name_room, value_room) = room.split_at_mut(N);
+                if let Ok(value_room) = <&mut [u8; M]>::try_from(value_room) {
+                    name_room.copy_from_slice(name);
+                    let len = write(value_room);
+                    let end = start + N + len + 1;
+                    if let (Some(line_end), Ok(new_len)) =
+                        (value_room.get_mut(len), u8::try_from(end))
+                    {
+                        *line_end = b'\n';
+                        *used = new_len;
+                        return;
+                    }
+                }
+            }
+        }
+        let mut value = [0; M];
+        let len = write(&mut value);
+        self.push_line(name, value.get(..len).unwrap_or(&value));
+    }
+
     /// Appends lines already encoded.
     fn push_encoded(&mut self, lines: &[u8]) {
         match self {
@@ -319,8 +352,8 @@ impl Event {
     }
 
     fn push_id_u64(&mut self, id: u64) {
-        let mut digits = itoa::Buffer::new();
-        self.fields.push_line(b"id: ", digits.format(id).as_bytes());
+        self.fields
+            .push_line_with(b"id: ", |room: &mut [u8; DECIMAL]| decimal(id, room));
     }
 
     /// Sets the id the hub gave this event: its text is digits and a dash,
@@ -537,6 +570,56 @@ impl Event {
             .chain(self.data.lines())
             .copied()
     }
+}
+
+/// Room for the most decimal digits a `u64` has, and a line end.
+const DECIMAL: usize = 21;
+
+/// Writes `n`'s decimal digits at the front of `to`, and returns how many.
+/// The caller takes them with a copy of a known length: itoa writes from
+/// the back, and its digits take a `memcpy` call of the length they have.
+#[inline]
+fn decimal(mut n: u64, to: &mut [u8; DECIMAL]) -> usize {
+    const PAIRS: &[u8; 200] = b"\
+        0001020304050607080910111213141516171819\
+        2021222324252627282930313233343536373839\
+        4041424344454647484950515253545556575859\
+        6061626364656667686970717273747576777879\
+        8081828384858687888990919293949596979899";
+    const POWERS: [u64; 20] = {
+        let mut powers = [1; 20];
+        let mut i = 1;
+        while i < 20 {
+            powers[i] = powers[i - 1] * 10;
+            i += 1;
+        }
+        powers
+    };
+    let pair = |n: u64| {
+        let at = usize::try_from(n).unwrap_or_default() * 2;
+        PAIRS.get(at..at + 2).unwrap_or(b"00")
+    };
+    // log10(2) is about 1233 / 4096: from the bit length, the digits are
+    // `guess` or one more (`u64::ilog10` costs three times this).
+    let bits = u64::BITS - (n | 1).leading_zeros();
+    let guess = usize::try_from((bits * 1233) >> 12).unwrap_or_default();
+    let len = (guess + usize::from(POWERS.get(guess).is_some_and(|&p| n >= p))).max(1);
+    let mut end = len;
+    while n >= 100 {
+        end = end.saturating_sub(2);
+        if let Some(digits) = to.get_mut(end..end + 2) {
+            digits.copy_from_slice(pair(n % 100));
+        }
+        n /= 100;
+    }
+    if n >= 10 {
+        if let Some(digits) = to.get_mut(..2) {
+            digits.copy_from_slice(pair(n));
+        }
+    } else {
+        to[0] = b'0' + u8::try_from(n).unwrap_or_default();
+    }
+    len
 }
 
 const DATA: &[u8] = b"data: ";
@@ -954,6 +1037,36 @@ mod tests {
             wire(Event::default().data("a").data("b")),
             "data: a\ndata: b\n\n"
         );
+    }
+
+    #[test]
+    fn decimal_digits_are_those_of_to_string() {
+        let powers = (0..20).map(|k| 10u64.pow(k));
+        let around = powers.flat_map(|p| [p - 1, p, p + 1, p / 10 * 9, p.saturating_mul(2)]);
+        let numbers = (0..=100_000).chain(around).chain([u64::MAX - 1, u64::MAX]);
+        for n in numbers {
+            let mut room = [b'?'; DECIMAL];
+            let len = decimal(n, &mut room);
+            assert_eq!(&room[..len], n.to_string().as_bytes());
+        }
+    }
+
+    #[test]
+    fn a_numeric_id_lands_inline_or_after_a_spill_alike() {
+        // Fields that leave room for a whole `DECIMAL` after `id: `, and
+        // ones that do not, so the id goes through the fallback.
+        for before in 0..GAP {
+            let comment = "c".repeat(before);
+            for id in [0, 7, 42, 12_345, u64::MAX] {
+                let by_number = Event::default().comment(&comment).id_u64(id).data("x");
+                let by_text = Event::default()
+                    .comment(&comment)
+                    .id(id.to_string())
+                    .unwrap()
+                    .data("x");
+                assert_eq!(wire(by_number), wire(by_text));
+            }
+        }
     }
 
     #[test]
