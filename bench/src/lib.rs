@@ -109,15 +109,59 @@ pub fn publish_payload(size: usize) -> String {
 /// assert_eq!(ssekit_bench::leading_nanos(b"1234 pad"), Some(1234));
 /// assert_eq!(ssekit_bench::leading_nanos(b"pad"), None);
 /// ```
+///
+/// The load client reads one for every delivery, so it goes eight digits
+/// at a time: digit by digit it was over a quarter of the client's time in
+/// a burst. Up to 19 digits, which always fit a `u64`.
 #[must_use]
 pub fn leading_nanos(data: &[u8]) -> Option<u64> {
-    let digits = data.iter().take_while(|b| b.is_ascii_digit()).count();
+    let mut digits = 0;
+    while digits <= 19 {
+        let Some(block) = data[digits..].first_chunk::<8>() else {
+            digits += data[digits..]
+                .iter()
+                .take_while(|b| b.is_ascii_digit())
+                .count();
+            break;
+        };
+        let run = leading_digits(u64::from_le_bytes(*block));
+        digits += run;
+        if run < 8 {
+            break;
+        }
+    }
     if digits == 0 || digits > 19 {
         return None;
     }
-    data[..digits].iter().try_fold(0u64, |acc, &digit| {
-        acc.checked_mul(10)?.checked_add(u64::from(digit - b'0'))
-    })
+    let (blocks, tail) = data[..digits].as_chunks::<8>();
+    let value = blocks
+        .iter()
+        .fold(0, |acc, block| acc * 100_000_000 + eight_digits(*block));
+    Some(
+        tail.iter()
+            .fold(value, |acc, &digit| acc * 10 + u64::from(digit - b'0')),
+    )
+}
+
+/// How many of the eight bytes of `block` (little-endian, so the first byte
+/// lowest) are ASCII digits before the first that is not.
+fn leading_digits(block: u64) -> usize {
+    const LOW: u64 = 0x0606_0606_0606_0606;
+    const HIGH_NIBBLES: u64 = 0xF0F0_F0F0_F0F0_F0F0;
+    // A digit's byte becomes 0..=9: nothing in its high nibble, before or
+    // after adding 6. Any other byte shows in one of the two; a carry out of
+    // such a byte only spoils the bytes after it, never the first.
+    let shifted = block ^ 0x3030_3030_3030_3030;
+    let not_digits = (shifted | shifted.wrapping_add(LOW)) & HIGH_NIBBLES;
+    (not_digits.trailing_zeros() / 8) as usize
+}
+
+/// The value of eight ASCII digits, the first the most significant.
+fn eight_digits(block: [u8; 8]) -> u64 {
+    let mut v = u64::from_le_bytes(block) - 0x3030_3030_3030_3030;
+    v = (v * 10 + (v >> 8)) & 0x00FF_00FF_00FF_00FF;
+    v = (v * 100 + (v >> 16)) & 0x0000_FFFF_0000_FFFF;
+    (v * 10_000 + (v >> 32)) & 0xFFFF_FFFF
 }
 
 /// The body of `/stats`.
@@ -376,5 +420,54 @@ where
             eprintln!("{name}: {err}");
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::leading_nanos;
+
+    /// The digit-by-digit reading the eight-at-a-time one replaced.
+    fn by_digit(data: &[u8]) -> Option<u64> {
+        let digits = data.iter().take_while(|b| b.is_ascii_digit()).count();
+        if digits == 0 || digits > 19 {
+            return None;
+        }
+        data[..digits].iter().try_fold(0u64, |acc, &digit| {
+            acc.checked_mul(10)?.checked_add(u64::from(digit - b'0'))
+        })
+    }
+
+    #[test]
+    fn reads_what_a_digit_by_digit_reading_does() {
+        // Every byte after every length of a digit run, the run from a
+        // number that uses all ten digits, so a wrong place value shows.
+        let run = b"9081726354637281900123";
+        for len in 0..=run.len() {
+            for after in 0..=u8::MAX {
+                for pad in [&b""[..], b" pppp", b"1234567"] {
+                    let mut data = run[..len].to_vec();
+                    data.push(after);
+                    data.extend_from_slice(pad);
+                    assert_eq!(leading_nanos(&data), by_digit(&data), "{data:?}");
+                    assert_eq!(leading_nanos(&data[..len]), by_digit(&data[..len]));
+                }
+            }
+        }
+        // A byte that is not a digit before a digit run, in every place of
+        // a block: the run ends at the first.
+        for at in 0..20 {
+            for bad in [b'/', b':', b' ', 0, 0x80, 0xFF, b'a'] {
+                let mut data = b"1111111111111111111111".to_vec();
+                data[at] = bad;
+                assert_eq!(leading_nanos(&data), by_digit(&data), "{data:?}");
+            }
+        }
+        let now = super::unix_nanos().to_string();
+        assert_eq!(leading_nanos(now.as_bytes()), now.parse().ok());
+        assert_eq!(
+            leading_nanos(b"9999999999999999999"),
+            Some(9_999_999_999_999_999_999)
+        );
     }
 }

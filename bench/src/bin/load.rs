@@ -624,8 +624,10 @@ impl Phase {
             }
             for opened in opening {
                 match opened.await.map_err(io::Error::other)? {
-                    Ok((conn, reader)) => {
+                    Ok((conn, mut reader)) => {
                         connected += 1;
+                        // Grown once here, not event by event in mid-burst.
+                        reader.latencies_us.reserve(events_each);
                         let shared = Rc::new(RefCell::new(Seen {
                             latencies_us: Vec::with_capacity(events_each),
                             ..Seen::default()
@@ -960,14 +962,23 @@ impl Reader {
     }
 
     /// The event-stream scan: line ends by `memchr`, and of each line only
-    /// its first bytes.
-    fn events_in(&mut self, mut bytes: &[u8], now: u64) {
-        while let Some(at) = memchr::memchr(b'\n', bytes) {
-            self.line_piece(&bytes[..at]);
-            self.end_line(now);
-            bytes = &bytes[at + 1..];
+    /// its first bytes. A line whole in this read is looked at where it
+    /// is; only one split between reads is gathered in `prefix`.
+    fn events_in(&mut self, bytes: &[u8], now: u64) {
+        let mut start = 0;
+        for end in memchr::memchr_iter(b'\n', bytes) {
+            let piece = &bytes[start..end];
+            if self.line_len == 0 {
+                self.line(&piece[..piece.len().min(PREFIX)], now);
+            } else {
+                self.line_piece(piece);
+                let head = self.prefix;
+                let len = std::mem::take(&mut self.line_len).min(PREFIX);
+                self.line(&head[..len], now);
+            }
+            start = end + 1;
         }
-        self.line_piece(bytes);
+        self.line_piece(&bytes[start..]);
     }
 
     fn line_piece(&mut self, piece: &[u8]) {
@@ -978,10 +989,10 @@ impl Reader {
         self.line_len += piece.len();
     }
 
-    fn end_line(&mut self, now: u64) {
-        let len = self.line_len;
-        self.line_len = 0;
-        if len == 0 {
+    /// A whole line, of which `head` is the first bytes (empty only for a
+    /// blank line).
+    fn line(&mut self, head: &[u8], now: u64) {
+        if head.is_empty() {
             if self.has_data {
                 self.events += 1;
                 self.last_arrival = now;
@@ -995,13 +1006,60 @@ impl Reader {
             self.stamp = None;
             return;
         }
-        let line = &self.prefix[..len.min(PREFIX)];
-        if let Some(value) = line.strip_prefix(b"data:") {
+        if let Some(value) = head.strip_prefix(b"data:") {
             if !self.has_data && self.timed {
                 let value = value.strip_prefix(b" ").unwrap_or(value);
                 self.stamp = leading_nanos(value);
             }
             self.has_data = true;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Three events, the second with two data lines and the third without
+    /// an id, in a chunked body whose chunks split lines.
+    fn body(stamps: [u64; 3]) -> Vec<u8> {
+        let events = format!(
+            "id: 1\ndata: {} {}\n\n:\n\nid: 2\ndata: {} p\ndata: more\n\ndata: {} p\n\n",
+            stamps[0],
+            "p".repeat(40),
+            stamps[1],
+            stamps[2]
+        );
+        let mut body = Vec::new();
+        for chunk in events.as_bytes().chunks(17) {
+            body.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+            body.extend_from_slice(chunk);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(b"0\r\n\r\n");
+        body
+    }
+
+    #[test]
+    fn events_and_their_latencies_survive_every_split_between_reads() {
+        let stamps: [u32; 3] = [1_000_000, 2_000_000, 3_000_000];
+        let body = body(stamps.map(u64::from));
+        let now: u32 = 10_000_000;
+        let expected: Vec<u32> = stamps.iter().map(|s| (now - s) / 1_000).collect();
+        for first in 0..=body.len() {
+            for second in first..=body.len() {
+                let mut reader = Reader::new(true);
+                reader.chunked = true;
+                for read in [&body[..first], &body[first..second], &body[second..]] {
+                    reader.feed(read, u64::from(now));
+                }
+                assert_eq!(reader.events, 3, "split at {first} and {second}");
+                assert_eq!(
+                    reader.latencies_us, expected,
+                    "split at {first} and {second}"
+                );
+                assert!(reader.ended);
+            }
         }
     }
 }
