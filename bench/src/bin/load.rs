@@ -963,7 +963,7 @@ impl Reader {
 
     /// The event-stream scan: line ends by `memchr`, and of each line only
     /// its first bytes. A line whole in this read is looked at where it
-    /// is; only one split between reads is gathered in `prefix`.
+    /// is; only a line split between reads is gathered in `prefix`.
     fn events_in(&mut self, bytes: &[u8], now: u64) {
         let mut start = 0;
         for end in memchr::memchr_iter(b'\n', bytes) {
