@@ -54,7 +54,7 @@ mod axum_app {
             .with_state(Hub::new())
             .layer(SseLayer::new());
         let listener = tokio::net::TcpListener::bind(args.addr()).await?;
-        axum::serve(ssekit_axum::tuned(listener), app).await
+        axum::serve(ssekit_axum::tuned(listener), app.into_make_service()).await
     }
 
     async fn stream(RawQuery(query): RawQuery) -> impl IntoResponse {

@@ -102,7 +102,9 @@ mod axum_app {
             .route("/stats", get(stats))
             .with_state(Shared::new());
         let listener = tokio::net::TcpListener::bind(args.addr()).await?;
-        axum::serve(listener, app).await
+        // Served as ssekit's server is, so that the two compare SSE, not
+        // how the router is served (docs/BENCHMARKS.md, item 17).
+        axum::serve(listener, app.into_make_service()).await
     }
 
     async fn stream(RawQuery(query): RawQuery) -> impl IntoResponse {

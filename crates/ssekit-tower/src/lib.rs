@@ -46,7 +46,7 @@
 //!         Sse::new(stream::iter([Ok::<_, std::convert::Infallible>(Event::default().data("hi"))]))
 //!     }))
 //!     .layer(sse);
-//! // axum::serve(listener, app)
+//! // axum::serve(listener, app.into_make_service())
 //! //     .with_graceful_shutdown(shutdown.trigger_after(ctrl_c(), Farewell::new()))
 //! # let _ = (app, shutdown);
 //! ```

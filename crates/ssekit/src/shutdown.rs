@@ -166,7 +166,7 @@ impl Shutdown {
     /// # async fn example(shutdown: ssekit::Shutdown) {
     /// use ssekit::shutdown::Farewell;
     /// let signal = shutdown.trigger_after(tokio::signal::ctrl_c(), Farewell::new());
-    /// // axum::serve(listener, app).with_graceful_shutdown(signal).await
+    /// // axum::serve(listener, app.into_make_service()).with_graceful_shutdown(signal).await
     /// # signal.await;
     /// # }
     /// ```
@@ -204,7 +204,7 @@ impl Shutdown {
     /// use ssekit::shutdown::Farewell;
     ///
     /// let signal = shutdown.clone().trigger_after(tokio::signal::ctrl_c(), Farewell::new());
-    /// let server = axum::serve(listener, app).with_graceful_shutdown(signal);
+    /// let server = axum::serve(listener, app.into_make_service()).with_graceful_shutdown(signal);
     /// match shutdown.bounded(server.into_future(), Duration::from_secs(5)).await {
     ///     Some(served) => served,
     ///     None => Ok(()), // connections were still open 5 s on: exit anyway

@@ -125,7 +125,8 @@ pub async fn serve(
         .jitter(Duration::from_secs(2));
     // Each event leaves as soon as it is written, not after Nagle's delay;
     // a browser that vanished or never reads is let go within a minute.
-    axum::serve(ssekit_axum::tuned(listener), app)
+    // One router serves every connection, instead of a copy each.
+    axum::serve(ssekit_axum::tuned(listener), app.into_make_service())
         .with_graceful_shutdown(shutdown.trigger_after(signal, farewell))
         .await
 }

@@ -36,7 +36,7 @@ pub(crate) async fn serve(options: &Options) -> io::Result<()> {
 
     let signal = termination()?;
     announce(addr)?;
-    let serve = axum::serve(ssekit_axum::tuned(listener), app)
+    let serve = axum::serve(ssekit_axum::tuned(listener), app.into_make_service())
         .with_graceful_shutdown(shutdown.clone().trigger_after(signal, Farewell::new()));
     shutdown
         .bounded(serve.into_future(), DRAIN_LIMIT)
