@@ -68,8 +68,8 @@ pub trait IntoEvent {
     /// The error the item carried; `frame` is left as it was.
     ///
     /// The stream machine holds an implementation to this: what it leaves
-    /// in `frame` on an error or a hand-back is cut off again, and an item
-    /// that takes the frame past `limit` is moved to the next frame.
+    /// in `frame` on an error, a hand-back or a panic is cut off again, and
+    /// an item that takes the frame past `limit` is moved to the next frame.
     fn append_to(self, frame: &mut BytesMut, limit: usize) -> Result<Option<Encoded>, BoxError>
     where
         Self: Sized,
@@ -138,9 +138,10 @@ pin_project! {
     ///   to a [`Shutdown`] handle that ends it cleanly.
     ///
     /// It yields `Bytes` and never fails: when the application's stream
-    /// yields an error, or panics, the body ends cleanly and the error (or
-    /// the panic's message) goes to the disconnect notification (and to
-    /// `tracing`). Once it has ended it
+    /// yields an error, or panics (in the stream or in an item's
+    /// [`IntoEvent`]), the body ends cleanly after the whole events before
+    /// it, and the error (or the panic's message) goes to the disconnect
+    /// notification (and to `tracing`). Once it has ended it
     /// never polls the application's stream again.
     ///
     /// ```
@@ -466,17 +467,49 @@ where
         let mut frame = Frame::new(machine.pending.take().map(|pending| *pending));
         let max_frame = machine.max_frame();
         while !machine.source_done && frame.len() < max_frame {
-            // A panic in the application's stream would unwind through the
-            // server's connection task: the response would be cut off with no
-            // proper end, every other stream multiplexed on that connection
-            // (HTTP/2) would go with it, and the disconnect would be reported
-            // as the client's doing. Caught here, it ends this response cleanly
-            // and is reported as the error it is; the source, whose state the
-            // panic may have broken, is never polled again.
-            let polled = catch_unwind(AssertUnwindSafe(|| events.as_mut().poll_next(cx)));
-            let polled = match polled {
-                Ok(polled) => polled,
+            // A panic in the application's stream, or in its item's encoding,
+            // would unwind through the server's connection task: the response
+            // would be cut off with no proper end, every other stream
+            // multiplexed on that connection (HTTP/2) would go with it, and the
+            // disconnect would be reported as the client's doing. Caught here,
+            // it ends this response cleanly and is reported as the error it
+            // is; what the item wrote of itself is cut off, and the source,
+            // whose state the panic may have broken, is never polled again.
+            //
+            // The item is appended inside the same closure, where the source's
+            // `poll_next` returns it: carried out of `catch_unwind` first, an
+            // event (128 bytes) is copied twice more whenever the compiler
+            // leaves that `poll_next` out of line (docs/BENCHMARKS.md, item 18).
+            let before = frame.len();
+            let step = catch_unwind(AssertUnwindSafe(|| match events.as_mut().poll_next(cx) {
+                Poll::Ready(Some(item)) => match frame.append(item, max_frame) {
+                    Ok(None) => Step::Appended,
+                    Ok(Some(overflow)) => Step::Overflow(overflow),
+                    Err(err) => Step::Failed(err),
+                },
+                Poll::Ready(None) => Step::Ended,
+                Poll::Pending => Step::Pending,
+            }));
+            match step {
+                Ok(Step::Appended) => {}
+                Ok(Step::Overflow(overflow)) => {
+                    machine.pending = Some(Box::new((overflow, 1)));
+                    break;
+                }
+                Ok(Step::Failed(err)) => {
+                    tracing::warn!(error = %err, "the event stream failed; ending the response");
+                    machine.source_done = true;
+                    machine
+                        .lifecycle
+                        .end(DisconnectReason::Error(Arc::from(err)));
+                }
+                Ok(Step::Ended) => {
+                    machine.source_done = true;
+                    machine.lifecycle.end(DisconnectReason::StreamEnded);
+                }
+                Ok(Step::Pending) => break,
                 Err(payload) => {
+                    frame.truncate(before);
                     let err = Panicked::from_payload(payload.as_ref());
                     tracing::error!(error = %err, "the event stream panicked; ending the response");
                     machine.source_done = true;
@@ -485,27 +518,6 @@ where
                         .end(DisconnectReason::Error(Arc::new(err)));
                     break;
                 }
-            };
-            match polled {
-                Poll::Ready(Some(item)) => match frame.append(item, max_frame) {
-                    Ok(None) => {}
-                    Ok(Some(overflow)) => {
-                        machine.pending = Some(Box::new((overflow, 1)));
-                        break;
-                    }
-                    Err(err) => {
-                        tracing::warn!(error = %err, "the event stream failed; ending the response");
-                        machine.source_done = true;
-                        machine
-                            .lifecycle
-                            .end(DisconnectReason::Error(Arc::from(err)));
-                    }
-                },
-                Poll::Ready(None) => {
-                    machine.source_done = true;
-                    machine.lifecycle.end(DisconnectReason::StreamEnded);
-                }
-                Poll::Pending => break,
             }
         }
 
@@ -579,6 +591,16 @@ pub(crate) fn concat(a: &[u8], b: &[u8]) -> Bytes {
     joined.extend_from_slice(a);
     joined.extend_from_slice(b);
     joined.freeze()
+}
+
+/// What one poll of the application's stream came to, once its item (if
+/// any) was appended.
+enum Step {
+    Appended,
+    Overflow(Bytes),
+    Failed(BoxError),
+    Ended,
+    Pending,
 }
 
 /// What a frame's buffer starts at once it holds two events.
@@ -696,6 +718,14 @@ impl Frame {
         self.bytes = FrameBytes::Many(buf);
     }
 
+    /// Cuts the frame back to `len` bytes, dropping what a panicking
+    /// item left of itself.
+    fn truncate(&mut self, len: usize) {
+        if let FrameBytes::Many(buf) = &mut self.bytes {
+            buf.truncate(len);
+        }
+    }
+
     pub(crate) fn finish(self) -> Option<Bytes> {
         match self.bytes {
             FrameBytes::Empty => None,
@@ -785,6 +815,73 @@ mod tests {
         let frames: Vec<Bytes> = body.collect().await;
         assert_eq!(frames, ["data: a\n\ndata: b\n\n"]);
         assert_eq!(disconnect.reason().unwrap().as_str(), "error");
+    }
+
+    /// An item whose encoding panics: in `append_to` after writing part of
+    /// itself, or in `into_encoded`, which a frame's first event takes.
+    enum Panicky {
+        Fine(&'static str),
+        MidAppend,
+        InEncoding,
+    }
+
+    impl IntoEvent for Panicky {
+        fn into_encoded(self) -> Result<Encoded, BoxError> {
+            match self {
+                Self::Fine(data) => Ok(Event::default().data(data).encode()),
+                Self::MidAppend | Self::InEncoding => panic!("encoding broke"),
+            }
+        }
+
+        fn append_to(
+            self,
+            frame: &mut BytesMut,
+            limit: usize,
+        ) -> Result<Option<Encoded>, BoxError> {
+            if let Self::MidAppend = self {
+                frame.extend_from_slice(b"data: half");
+                panic!("encoding broke halfway");
+            }
+            let encoded = self.into_encoded()?;
+            if frame.len() + encoded.len() > limit {
+                return Ok(Some(encoded));
+            }
+            frame.extend_from_slice(&encoded);
+            Ok(None)
+        }
+    }
+
+    #[tokio::test]
+    async fn a_panicking_item_ends_the_stream_cleanly_after_the_whole_events() {
+        let items = [Panicky::Fine("a"), Panicky::Fine("b"), Panicky::MidAppend];
+        let mut body = SseStream::new(stream::iter(items)).heartbeat(None);
+        let disconnect = body.disconnect();
+        let frames: Vec<Bytes> = body.by_ref().collect().await;
+        assert_eq!(
+            frames,
+            ["data: a\n\ndata: b\n\n"],
+            "nothing of the half event"
+        );
+        let reason = disconnect.reason().unwrap();
+        assert_eq!(reason.as_str(), "error");
+        assert!(
+            reason
+                .to_string()
+                .ends_with("panicked: encoding broke halfway")
+        );
+
+        // The first event of a frame is encoded on its own.
+        let items = [Panicky::InEncoding, Panicky::Fine("never")];
+        let mut body = SseStream::new(stream::iter(items)).heartbeat(None);
+        let disconnect = body.disconnect();
+        assert_eq!(body.next().await, None);
+        assert!(
+            disconnect
+                .reason()
+                .unwrap()
+                .to_string()
+                .ends_with("panicked: encoding broke")
+        );
     }
 
     #[tokio::test]
