@@ -872,30 +872,29 @@ mod tests {
 
         // The first event of a frame is encoded on its own.
         let items = [Panicky::InEncoding, Panicky::Fine("never")];
-        let mut body = SseStream::new(stream::iter(items)).heartbeat(None);
-        let disconnect = body.disconnect();
-        assert_eq!(body.next().await, None);
-        assert!(
-            disconnect
-                .reason()
-                .unwrap()
-                .to_string()
-                .ends_with("panicked: encoding broke")
-        );
+        ends_at_once_with_a_panic(stream::iter(items), "encoding broke").await;
     }
 
     #[tokio::test]
     async fn a_panic_with_a_non_string_payload_is_reported_too() {
         let events = stream::poll_fn(|_| -> Poll<Option<Event>> { std::panic::panic_any(7_u8) });
+        ends_at_once_with_a_panic(events, "a non-string payload").await;
+    }
+
+    /// Polls a stream whose first item panics: it ends with no frame, and
+    /// its disconnect says why.
+    async fn ends_at_once_with_a_panic<S>(events: S, message: &str)
+    where
+        S: Stream + Unpin,
+        S::Item: IntoEvent,
+    {
         let mut body = SseStream::new(events).heartbeat(None);
         let disconnect = body.disconnect();
         assert_eq!(body.next().await, None);
+        let reason = disconnect.reason().unwrap().to_string();
         assert!(
-            disconnect
-                .reason()
-                .unwrap()
-                .to_string()
-                .ends_with("panicked: a non-string payload")
+            reason.ends_with(&format!("panicked: {message}")),
+            "{reason}"
         );
     }
 }
