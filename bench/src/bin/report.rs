@@ -533,9 +533,10 @@ fn markdown(
          Bursts publish as fast as the server takes them; latency is arrival at the client \
          minus the publish time stamped in each event. \"lost\" counts deliveries that never \
          arrived (a broadcast `Lagged` skip, a subscriber closed for lagging, or every event \
-         of a subscriber that could not connect), summed over the rounds. Idle memory is the server's `VmRSS` growth over {} idle `/sub` connections, \
-         divided by their number. CPU is the server's user + system time during the \
-         {largest}-subscriber burst, per million deliveries.\n",
+         of a subscriber that could not connect), summed over the rounds. Idle memory is the \
+         server's `VmRSS` growth over {} idle `/sub` connections, divided by their number. CPU \
+         is the server's user + system time during the {largest}-subscriber burst, per million \
+         deliveries.\n",
         summary
             .values()
             .map(|s| s.idle_connections)
